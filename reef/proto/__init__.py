@@ -1,0 +1,4 @@
+"""The control plane's ``.proto`` files and their committed generated code.
+
+May import: ``grpc``, ``protobuf``.
+"""

@@ -1,0 +1,5 @@
+"""Services that live in contexts and outlive activities: checkpoints, caches, group
+communication, naming.
+
+May import: ``reef.errors``, ``reef.tang``, ``reef.wake``.
+"""
