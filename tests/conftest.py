@@ -8,6 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The machines that run the suite are shared and noisy: never judge an example by its speed.
+settings.register_profile(
+    "reef", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("reef")
 
 _GRACE_SECONDS = 5.0
 
