@@ -8,7 +8,10 @@
     │   ├── BindError                   values and implementations bound to names or slots
     │   │   └── NameResolutionError     an import path (class or parameter) that does not resolve
     │   └── InjectionError              the injection plan: missing, cyclic or ambiguous
-    └── StageClosedError                an event offered to a Wake stage after ``close()``
+    ├── StageClosedError                an event offered to a Wake stage after ``close()``
+    ├── DriverDefinitionError           a Driver class whose @on handlers are wrong
+    ├── StateError                      a handle used when its object cannot do that (any more)
+    └── RemoteError                     an error raised in an evaluator (or in a driver handler)
 
 This module is a leaf: it imports only the standard library, so every layer may import it.
 """
@@ -101,6 +104,101 @@ class InjectionError(ConfigurationError):
 
 class StageClosedError(ReefError):
     """An event was offered to a Wake stage that is closed."""
+
+
+class DriverDefinitionError(ReefError):
+    """A ``Driver`` subclass whose ``@on`` handlers are wrong; ``problems`` lists every one."""
+
+    def __init__(self, driver: str, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        lines = [f"{driver} is not a valid Driver ({len(self.problems)} problems):"]
+        lines += [f"  {p}" for p in self.problems]
+        super().__init__(
+            "\n".join(lines)
+            if len(self.problems) > 1
+            else f"{driver} is not a valid Driver: {self.problems[0]}"
+        )
+
+
+class StateError(ReefError):
+    """A handle (evaluator, context, activity) was asked for something its object cannot do in
+    its current state: an activity on a busy context, a context closed twice, ..."""
+
+
+class RemoteError(ReefError):
+    """An error raised in user code of a job: in an activity, a service or a context of an
+    evaluator, in the evaluator process itself, or in a driver handler.
+
+    ``type_name`` and ``message`` are the original exception's; ``traceback`` its formatted
+    traceback; ``ids`` says where (``evaluator``, ``context``, ``activity``, where known) and
+    ``log_path`` which log to read.
+    """
+
+    def __init__(
+        self,
+        type_name: str,
+        message: str,
+        traceback: str = "",
+        *,
+        evaluator_id: str | None = None,
+        context_id: str | None = None,
+        activity_id: str | None = None,
+        log_path: str | None = None,
+    ) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+        self.evaluator_id = evaluator_id or None
+        self.context_id = context_id or None
+        self.activity_id = activity_id or None
+        self.log_path = log_path or None
+        super().__init__(self._render())
+
+    @property
+    def ids(self) -> dict[str, str]:
+        """Where the error happened: any of ``evaluator``, ``context``, ``activity``."""
+        found = {
+            "evaluator": self.evaluator_id,
+            "context": self.context_id,
+            "activity": self.activity_id,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def _render(self) -> str:
+        text = f"{self.type_name}: {self.message}"
+        where = ", ".join(f"{k} {v}" for k, v in self.ids.items())
+        if where:
+            text += f" [{where}]"
+        if self.log_path:
+            text += f" (log: {self.log_path})"
+        return text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _remote_error,
+            (
+                self.type_name,
+                self.message,
+                self.traceback,
+                self.evaluator_id,
+                self.context_id,
+                self.activity_id,
+                self.log_path,
+            ),
+        )
+
+
+def _remote_error(*args: str | None) -> RemoteError:
+    type_name, message, traceback, evaluator, context, activity, log = args
+    return RemoteError(
+        type_name or "",
+        message or "",
+        traceback or "",
+        evaluator_id=evaluator,
+        context_id=context,
+        activity_id=activity,
+        log_path=log,
+    )
 
 
 _CLASS_OF: dict[Category, type[ConfigurationError]] = {

@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 _VALUE, _GET, _FUTURE = 0, 1, 2
 _DEEP = 40  # plans deeper than this are made bottom up
+_FORK_CACHE = 64
 
 
 class InjectionPlan:
@@ -91,6 +92,7 @@ class Injector:
         self._made: list[tuple[Any, Any]] = []
         self._made_keys: set[Any] = set()
         self._bound: set[Any] = set()
+        self._forks: dict[Configuration, Configuration] = {}
         own = dict(instances or {})
         for key, obj in own.items():
             _check_instance(key, obj)

@@ -1,0 +1,231 @@
+"""The client: ``reef.run`` and ``reef.submit`` start a job and watch it.
+
+Before anything starts, the driver class and its configuration are checked statically: a
+configuration problem raises ``ConfigurationError`` and no process is started. On the local
+runtime the driver runs in this process (on its own threads) and evaluators are child processes;
+the job's files (logs, credentials, evaluator directories) live in ``$REEF_HOME/jobs/<job id>``
+(``REEF_HOME`` defaults to ``~/.reef``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reef.common._wire import local_error
+from reef.driver._core import PROVIDED, DriverCore, JobState
+from reef.driver._declare import Driver
+from reef.errors import RemoteError
+from reef.runtime._api import JobPaths, Runtime
+from reef.runtime.local import LocalRuntime
+from reef.tang import Configuration, NamedParameter
+
+_log = logging.getLogger("reef.client")
+
+
+class JobStatus(enum.Enum):
+    """Where a job is: ``RUNNING``, or how it ended."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a job ended: its ``status``, the ``error`` that failed it (a ``RemoteError``, with
+    the original type name, message and traceback), the ``messages`` its driver sent with
+    ``JobMessenger.send`` (in order), its ``id`` and ``log_dir`` (driver and evaluator logs)."""
+
+    status: JobStatus
+    error: RemoteError | None
+    messages: list[bytes] = field(default_factory=list)
+    id: str = ""
+    log_dir: str = ""
+
+
+def reef_home() -> str:
+    """Where reef keeps jobs: ``$REEF_HOME``, else ``~/.reef``."""
+    return os.environ.get("REEF_HOME") or os.path.join(os.path.expanduser("~"), ".reef")
+
+
+def _new_job_id(driver: type) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{driver.__name__.lower()}-{stamp}-{secrets.token_hex(3)}"
+
+
+class Job:
+    """A running (or finished) job: ``status()``, ``wait()``, ``send(data)``, ``kill()``."""
+
+    def __init__(self, core: DriverCore, timeout: float | None) -> None:
+        self._core = core
+        self._timeout = timeout
+        self.id = core.job_id
+        self.log_dir = core.paths.root
+        self._result: JobResult | None = None
+        self._handler = _job_log_handler(core.paths.root)
+        self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
+        self._thread.start()
+
+    def _run(self) -> None:
+        core = self._core
+        try:
+            core.start()
+            if not core.done.wait(self._timeout):
+                core.kill(f"timed out after {self._timeout:g} s")
+            core.done.wait()
+        except BaseException as e:  # whatever happens, the job ends and says why
+            core.fail(local_error(e))
+        finally:
+            try:
+                core.shutdown()
+            finally:
+                outcome = core.outcome
+                self._result = JobResult(
+                    JobStatus(outcome.state.value),
+                    outcome.error,
+                    list(outcome.messages),
+                    self.id,
+                    self.log_dir,
+                )
+                _write_status(core.paths.root, self._result)
+                logging.getLogger("reef").removeHandler(self._handler)
+                self._handler.close()
+
+    def status(self) -> JobStatus:
+        """``RUNNING`` until the job has ended, then how it ended."""
+        result = self._result
+        if result is None:
+            state = self._core.outcome.state
+            return JobStatus.RUNNING if state is JobState.RUNNING else JobStatus(state.value)
+        return result.status
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        """Block until the job ends (``TimeoutError`` after ``timeout`` seconds, the job going
+        on)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"job {self.id} is still running after {timeout} s")
+        assert self._result is not None
+        return self._result
+
+    def send(self, data: bytes) -> None:
+        """A message for the driver's ``ClientMessage`` handler."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes bytes, got {type(data).__name__}")
+        self._core.client_message(bytes(data))
+
+    def kill(self) -> None:
+        """End the job now: every evaluator is killed; the status becomes ``KILLED``."""
+        self._core.kill("killed by the client")
+
+    @property
+    def messages(self) -> list[bytes]:
+        """The driver's messages so far."""
+        return list(self._core.outcome.messages)
+
+    def __repr__(self) -> str:
+        return f"<reef.Job {self.id} {self.status().value}>"
+
+
+def _job_log_handler(root: str) -> logging.Handler:
+    handler = logging.FileHandler(os.path.join(root, "driver.log"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    logger = logging.getLogger("reef")
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
+def _write_status(root: str, result: JobResult) -> None:
+    doc: dict[str, Any] = {"id": result.id, "status": result.status.value}
+    if result.error is not None:
+        doc["error"] = {"type": result.error.type_name, "message": result.error.message}
+    try:
+        with open(os.path.join(root, "status.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+    except OSError as e:
+        _log.warning("cannot record the status of job %s: %s", result.id, e)
+
+
+def _resolve_runtime(runtime: str | Runtime) -> Runtime:
+    if isinstance(runtime, Runtime):
+        return runtime
+    if runtime == "local":
+        return LocalRuntime()
+    if runtime == "yarn":
+        raise ValueError(
+            "runtime='yarn' is not available in this version of reef; use runtime='local'"
+        )
+    raise ValueError(f"runtime={runtime!r}: use 'local', 'yarn' or a reef.runtime object")
+
+
+def submit(
+    driver: type[Driver],
+    *,
+    runtime: str | Runtime = "local",
+    parameters: Mapping[type[NamedParameter[Any]], Any] | None = None,
+    configuration: Configuration | None = None,
+    timeout: float | None = None,
+) -> Job:
+    """Start a job and return at once. Configuration problems raise ``ConfigurationError``
+    before any process starts."""
+    if not (isinstance(driver, type) and issubclass(driver, Driver)):
+        raise TypeError(f"submit() takes a reef.Driver subclass, got {driver!r}")
+    if timeout is not None and not (
+        isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
+    ):
+        raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0, or None")
+    conf = Configuration(parameters=parameters or {})
+    extra: object = configuration
+    if extra is not None:
+        if not isinstance(extra, Configuration):
+            kind = type(extra).__name__
+            raise TypeError(f"configuration= takes a reef.tang.Configuration, got {kind}")
+        conf = conf.merge(extra)
+    conf.check(driver, provided=PROVIDED)
+    chosen = _resolve_runtime(runtime)
+    job_id = _new_job_id(driver)
+    root = os.path.join(reef_home(), "jobs", job_id)
+    os.makedirs(root, mode=0o700)
+    paths = JobPaths(job_id, root, os.path.join(root, "evaluators"))
+    os.makedirs(paths.evaluators, mode=0o700)
+    core = DriverCore(driver, conf, chosen, paths)
+    return Job(core, timeout)
+
+
+def run(
+    driver: type[Driver],
+    *,
+    runtime: str | Runtime = "local",
+    parameters: Mapping[type[NamedParameter[Any]], Any] | None = None,
+    configuration: Configuration | None = None,
+    timeout: float | None = None,
+) -> JobResult:
+    """Run a job to its end and return its result (after ``timeout`` seconds, if given, the job
+    is killed and its status is ``KILLED``). Ctrl-C kills the job, then re-raises."""
+    job = submit(
+        driver,
+        runtime=runtime,
+        parameters=parameters,
+        configuration=configuration,
+        timeout=timeout,
+    )
+    try:
+        return job.wait()
+    except KeyboardInterrupt:
+        job.kill()
+        job.wait()
+        raise

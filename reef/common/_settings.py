@@ -1,0 +1,46 @@
+"""Job settings: named parameters read by the driver and handed to evaluators.
+
+Set them like any parameter: ``reef.run(MyDriver, parameters={HeartbeatPeriod: 0.5})``.
+"""
+
+from __future__ import annotations
+
+from reef.tang import NamedParameter
+
+
+class HeartbeatPeriod(NamedParameter[float]):
+    """Seconds between an evaluator's heartbeats (and the driver's pings)."""
+
+    default = 1.0
+
+
+class EvaluatorTimeout(NamedParameter[float]):
+    """Seconds without a word from an evaluator after which the driver declares it failed and
+    kills it (a stopped or hung process)."""
+
+    default = 10.0
+
+
+class DriverTimeout(NamedParameter[float]):
+    """Seconds without a word from the driver after which an evaluator exits by itself."""
+
+    default = 30.0
+
+
+class RegistrationTimeout(NamedParameter[float]):
+    """Seconds an evaluator process may take from launch to connecting to the driver."""
+
+    default = 120.0
+
+
+class FastPath(NamedParameter[bool]):
+    """Carry activity traffic (starts, results, messages) over the authenticated TLS fast path
+    instead of the gRPC stream: several times less latency per message."""
+
+    default = True
+
+
+class MaxMessageBytes(NamedParameter[int]):
+    """The largest message (activity result, memento, message) the control plane carries."""
+
+    default = 512 * 1024 * 1024
