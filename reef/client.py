@@ -72,14 +72,21 @@ class Job:
         self.id = core.job_id
         self.log_dir = core.paths.root
         self._result: JobResult | None = None
+        self._ended = threading.Event()
         self._handler = _job_log_handler(core.paths.root)
+        try:
+            core.start()  # queues StartTime before anything the client may send
+        except BaseException:
+            core.shutdown()
+            logging.getLogger("reef").removeHandler(self._handler)
+            self._handler.close()
+            raise
         self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
         self._thread.start()
 
     def _run(self) -> None:
         core = self._core
         try:
-            core.start()
             if not core.done.wait(self._timeout):
                 core.kill(f"timed out after {self._timeout:g} s")
             core.done.wait()
@@ -100,6 +107,7 @@ class Job:
                 _write_status(core.paths.root, self._result)
                 logging.getLogger("reef").removeHandler(self._handler)
                 self._handler.close()
+                self._ended.set()
 
     def status(self) -> JobStatus:
         """``RUNNING`` until the job has ended, then how it ended."""
@@ -112,9 +120,11 @@ class Job:
     def wait(self, timeout: float | None = None) -> JobResult:
         """Block until the job ends (``TimeoutError`` after ``timeout`` seconds, the job going
         on)."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        # An Event, not Thread.join: a Ctrl-C that interrupts join() can leave the thread
+        # looking finished while it still runs (CPython 3.11).
+        if not self._ended.wait(timeout):
             raise TimeoutError(f"job {self.id} is still running after {timeout} s")
+        self._thread.join()
         assert self._result is not None
         return self._result
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from reef.common import _tls
 from reef.common._frames import FrameError, FrameReader, FrameWriter
@@ -150,10 +151,8 @@ class ControlServer:
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
         ]
-        self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="reef-rpc"),
-            options=options,
-        )
+        self._executor = futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="reef-rpc")
+        self._server = grpc.server(self._executor, options=options)
         pb_grpc.add_ControlServicer_to_server(_Servicer(self), self._server)
         server_credentials = grpc.ssl_server_credentials(
             [(own.key, own.cert)], root_certificates=ca, require_client_auth=True
@@ -199,6 +198,7 @@ class ControlServer:
         if self._fast_listener is not None:
             _close_socket(self._fast_listener)
         self._server.stop(grace=None).wait()
+        self._executor.shutdown(wait=True)
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -317,7 +317,7 @@ class ControlServer:
         reader = FrameReader(sock, self._max)
         try:
             hello = pb.EvaluatorMessage.FromString(reader.read() or b"")
-        except (OSError, FrameError, ValueError) as e:
+        except (OSError, FrameError, DecodeError) as e:
             self._refuse_fast(sock, f"{common_name!r} sent no valid greeting ({e})")
             return
         evaluator_id = hello.register.evaluator_id
@@ -338,7 +338,7 @@ class ControlServer:
                     return
                 message = pb.EvaluatorMessage.FromString(payload)
                 connection.inbox.offer(message.seq, message)
-        except (OSError, FrameError, ValueError) as e:
+        except (OSError, FrameError, DecodeError) as e:
             if not self._stopping:
                 _log.warning("fast path of %s ended: %s", evaluator_id, e)
 

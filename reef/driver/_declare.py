@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from reef.driver._events import EVENT_TYPES
 from reef.errors import DriverDefinitionError
+from reef.tang._types import describe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,10 +70,10 @@ class Driver:
         own: dict[type, str] = {}
         for name, raw in vars(cls).items():
             function = raw.__func__ if isinstance(raw, (staticmethod, classmethod)) else raw
-            marks = getattr(function, _MARK, None)
+            marks = getattr(raw, _MARK, None) or getattr(function, _MARK, None)
             if not marks:
                 continue  # (an override of an inherited handler keeps handling its event)
-            where = f"{cls.__qualname__}.{name}"
+            where = f"{describe(cls)}.{name}"
             if isinstance(raw, (staticmethod, classmethod)):
                 problems.append(
                     f"{where}: a handler must be a plain method, not a {type(raw).__name__}"
@@ -95,19 +96,19 @@ class Driver:
                 if event_type in own:
                     problems.append(
                         f"{where}: {event_type.__name__} is already handled by "
-                        f"{cls.__qualname__}.{own[event_type]}; one handler per event"
+                        f"{describe(cls)}.{own[event_type]}; one handler per event"
                     )
                     continue
                 own[event_type] = name
                 problems.extend(_check_signature(where, function, event_type))
         handlers.update(own)
         if problems:
-            raise DriverDefinitionError(cls.__qualname__, problems)
+            raise DriverDefinitionError(describe(cls), problems)
         cls.__reef_handlers__ = handlers
 
 
 def _describe(obj: Any) -> str:
-    return getattr(obj, "__qualname__", None) or repr(obj)
+    return describe(obj) if isinstance(obj, type) else repr(obj)
 
 
 def _check_signature(where: str, function: Any, event_type: type) -> list[str]:

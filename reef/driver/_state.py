@@ -343,8 +343,11 @@ class EvaluatorManager:
         return [ContextMessage(message.source_id, message.data, self.id)]
 
     def said_goodbye(self, reason: str) -> None:
-        """The evaluator is closing cleanly (its process ends next)."""
+        """The evaluator is closing cleanly (its process ends next). It has closed whatever
+        contexts it still had (when the driver shut it down)."""
         self.goodbye = reason
+        self.contexts.clear()
+        self.activity = None
         if self.phase in _LIVE:
             self.phase = Phase.CLOSING
 

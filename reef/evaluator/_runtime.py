@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from reef.common import _tls
 from reef.common._bootstrap import Bootstrap
-from reef.common._frames import FrameReader, FrameWriter
+from reef.common._frames import FrameError, FrameReader, FrameWriter
 from reef.common._ordered import OrderedInbox
 from reef.common._wire import capture
 from reef.errors import StateError
@@ -148,10 +149,6 @@ class Evaluator:
             self._teardown(graceful=False)
             return EXIT_NO_DRIVER
         welcome = self._welcome
-        if welcome.fast_path_address:
-            self._connect_fast_path(
-                welcome.fast_path_address, files, int(welcome.max_message_bytes)
-            )
         self._timer = TimerStage(
             self._tick,
             welcome.heartbeat_period,
@@ -159,6 +156,17 @@ class Evaluator:
             name="evaluator.heartbeat",
             registry=self._registry,
         )
+        if welcome.fast_path_address:
+            # In the background: until it is up, everything goes over the stream, and a driver
+            # that stops answering mid-handshake is noticed by the heartbeat like any other.
+            self._spawn(
+                self._connect_fast_path,
+                welcome.fast_path_address,
+                files,
+                int(welcome.max_message_bytes),
+                min(10.0, welcome.driver_timeout),
+                name="reef-fast-connect",
+            )
         _log.info("evaluator %s registered with %s", self._id, self._boot.driver_address)
         self._done.wait()
         graceful = self._exit_code == EXIT_OK
@@ -218,7 +226,7 @@ class Evaluator:
                 if payload is None:
                     break
                 self._received(pb.DriverMessage.FromString(payload))
-        except (OSError, ValueError) as e:
+        except (OSError, FrameError, DecodeError) as e:
             if not self._done.is_set():
                 _log.error("the fast path failed: %s", e)
         finally:
@@ -235,10 +243,12 @@ class Evaluator:
             return
         self._inbox.offer(message.seq, message)
 
-    def _connect_fast_path(self, address: str, files: _tls.CredentialFiles, max_bytes: int) -> None:
+    def _connect_fast_path(
+        self, address: str, files: _tls.CredentialFiles, max_bytes: int, timeout: float
+    ) -> None:
         host, _, port = address.rpartition(":")
         try:
-            raw = socket.create_connection((host, int(port)), timeout=30)
+            raw = socket.create_connection((host, int(port)), timeout=timeout)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock = _tls.client_context(files).wrap_socket(raw, server_hostname=_tls.DRIVER_NAME)
             sock.settimeout(None)
@@ -246,10 +256,18 @@ class Evaluator:
             _log.warning("no fast path to %s (%s): everything goes over the stream", address, e)
             return
         writer = FrameWriter(sock)
-        # the first frame names this evaluator; the driver checks it against the certificate
-        writer.write(
-            pb.EvaluatorMessage(register=pb.Register(evaluator_id=self._id)).SerializeToString()
-        )
+        try:
+            # the first frame names this evaluator; the driver checks it against the certificate
+            writer.write(
+                pb.EvaluatorMessage(register=pb.Register(evaluator_id=self._id)).SerializeToString()
+            )
+        except OSError as e:
+            _log.warning("the fast path to %s broke at once (%s)", address, e)
+            _shutdown(sock)
+            return
+        if self._done.is_set():
+            _shutdown(sock)
+            return
         self._fast_sock = sock
         self._spawn(
             self._read_fast, FrameReader(sock, max_bytes or (1 << 30)), name="reef-fast-reader"

@@ -4,3 +4,7 @@ the YARN runtime (containers through skein).
 May import: ``reef.errors``, ``reef.tang``, ``reef.wake`` and the runtime interface; only
 ``reef.runtime.yarn`` imports ``skein``.
 """
+
+from reef.runtime.local import LocalRuntime
+
+__all__ = ["LocalRuntime"]
