@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/python examples/hello.py
+	$(BIN)/reef run examples/evaluator_reuse.py:CountingDriver --set Rounds=5
 
 lint: setup
 	$(BIN)/ruff check .

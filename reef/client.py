@@ -81,6 +81,7 @@ class Job:
             logging.getLogger("reef").removeHandler(self._handler)
             self._handler.close()
             raise
+        _write_status(core.paths.root, {"id": self.id, "status": "RUNNING", "pid": os.getpid()})
         self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
         self._thread.start()
 
@@ -104,7 +105,7 @@ class Job:
                     self.id,
                     self.log_dir,
                 )
-                _write_status(core.paths.root, self._result)
+                _write_status(core.paths.root, _status_document(self._result))
                 logging.getLogger("reef").removeHandler(self._handler)
                 self._handler.close()
                 self._ended.set()
@@ -159,15 +160,22 @@ def _job_log_handler(root: str) -> logging.Handler:
     return handler
 
 
-def _write_status(root: str, result: JobResult) -> None:
+def _status_document(result: JobResult) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": result.id, "status": result.status.value}
     if result.error is not None:
         doc["error"] = {"type": result.error.type_name, "message": result.error.message}
+    return doc
+
+
+def _write_status(root: str, doc: dict[str, Any]) -> None:
+    """``status.json`` in the job's directory: what ``reef status`` and ``reef kill`` read."""
+    path = os.path.join(root, "status.json")
     try:
-        with open(os.path.join(root, "status.json"), "w") as f:
+        with open(path + ".new", "w") as f:
             json.dump(doc, f, indent=1)
+        os.replace(path + ".new", path)
     except OSError as e:
-        _log.warning("cannot record the status of job %s: %s", result.id, e)
+        _log.warning("cannot record the status of job %s: %s", doc.get("id"), e)
 
 
 def _resolve_runtime(runtime: str | Runtime) -> Runtime:

@@ -21,7 +21,7 @@ from reef.errors import (
 from reef.tang._config import Configuration
 from reef.tang._injector import InjectionPlan, Injector, Tang
 from reef.tang._module import ConfigurationModule, ConfigurationModuleBuilder
-from reef.tang._naming import use_main_script
+from reef.tang._naming import ResolveError, class_path, load_main_script, resolve, use_main_script
 from reef.tang._params import (
     NamedParameter,
     OptionalImpl,
@@ -31,6 +31,7 @@ from reef.tang._params import (
     Slot,
     default_implementation,
 )
+from reef.tang._plan import named_parameters_of
 
 InjectionFuture = ProviderOf
 """Tang's name for ``ProviderOf``: ask for ``InjectionFuture[X]`` to get ``X`` later, with
@@ -55,8 +56,13 @@ __all__ = [
     "ProviderOf",
     "RequiredImpl",
     "RequiredParameter",
+    "ResolveError",
     "Slot",
     "Tang",
+    "class_path",
     "default_implementation",
+    "load_main_script",
+    "named_parameters_of",
+    "resolve",
     "use_main_script",
 ]

@@ -86,6 +86,21 @@ def use_main_script(path: str, *, recorded: str | None = None) -> None:
             _default_main = local
 
 
+def load_main_script(path: str) -> ModuleType:
+    """Load the script at ``path`` as this process's main script without running its
+    ``if __name__ == "__main__":`` block (the ``reef`` command does this with the user's
+    script): its classes are written as ``__main__:Name`` and other processes load the same
+    script to resolve them. Its directory goes first on ``sys.path``, as ``python script.py``
+    would put it."""
+    script = os.path.abspath(path)
+    if not os.path.isfile(script):
+        raise ResolveError(f"no script at {path!r}")
+    folder = os.path.dirname(script)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return _main_module(script)
+
+
 def resolve(path: str, *, main_script: str | None = None) -> Any:
     """The object named by ``module:qualname`` (``module.qualname`` is accepted too)."""
     if not isinstance(path, str) or not path:

@@ -560,6 +560,28 @@ def _deep_recursion() -> Iterator[None]:
                 sys.setrecursionlimit(_limit_saved)
 
 
+def named_parameters_of(root: type) -> list[type[NamedParameter[Any]]]:
+    """Every named parameter a constructor of ``root`` or of the classes it asks for uses,
+    following annotations (not bindings), each once, in the order met."""
+    found: list[type[NamedParameter[Any]]] = []
+    seen: set[Any] = set()
+    todo: list[Any] = [root]
+    while todo:
+        cls = todo.pop(0)
+        if cls in seen or not isinstance(cls, type):
+            continue
+        seen.add(cls)
+        params, _ = constructor_params(cls)
+        for p in params:
+            if p.named is not None and p.named not in found:
+                found.append(p.named)
+                if p.named.is_implementation():
+                    todo.append(p.named.value_type())
+            candidates = get_args(p.annotation) if is_union(p.annotation) else (p.annotation,)
+            todo.extend(c for c in (*candidates, p.future) if isinstance(c, type))
+    return found
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, Build):
         return [arg for _, arg in node.args]

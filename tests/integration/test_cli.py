@@ -1,0 +1,134 @@
+"""The ``reef`` command and the examples, end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reef import cli
+
+pytestmark = [pytest.mark.processes, pytest.mark.timeout(120)]
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+
+def reef(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = cli.main(list(args), out=out)
+    return code, out.getvalue()
+
+
+def test_check_prints_the_plan() -> None:
+    code, out = reef("check", f"{EXAMPLES}/evaluator_reuse.py:CountingDriver", "--set", "Rounds=7")
+    assert code == cli.EXIT_OK
+    assert "CountingDriver: configuration OK" in out
+    assert "rounds: 7 [Rounds] (configured)" in out
+    assert "Rounds (default 3): How many activities to run on each evaluator." in out
+
+
+def test_check_reports_every_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = reef("check", f"{EXAMPLES}/evaluator_reuse.py:CountingDriver", "--set", "Rounds=many")
+    assert code == cli.EXIT_FAILED
+    assert "cannot parse 'many' as int" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["check", "nowhere"], "is not a target"),
+        (["check", "no_such_module_anywhere:Driver"], "cannot import 'no_such_module_anywhere'"),
+        (
+            ["check", f"{EXAMPLES}/hello.py:Hello"],
+            "no reef.Driver subclass named 'Hello'; drivers there: ['HelloDriver']",
+        ),
+        (
+            ["check", f"{EXAMPLES}/hello.py:HelloDriver", "--set", "Nope=1"],
+            "no such named parameter (known: Greeting)",
+        ),
+        (
+            ["check", f"{EXAMPLES}/hello.py:HelloDriver", "--set", "Greeting"],
+            "write --set Name=value",
+        ),
+        (["status", "no-such-job"], "no job 'no-such-job'"),
+    ],
+)
+def test_usage_errors_say_what_to_do(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = reef(*args)
+    assert code == cli.EXIT_USAGE
+    assert fragment in capsys.readouterr().err
+
+
+def test_run_status_and_logs(reef_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = reef("run", f"{EXAMPLES}/hello.py:HelloDriver", "--set", "Greeting=Bonjour")
+    assert code == cli.EXIT_OK
+    assert out.startswith("Bonjour from evaluator pid ")
+    job_id = next((reef_home / "jobs").iterdir()).name
+    assert f"job {job_id}: SUCCEEDED" in capsys.readouterr().err
+    code, out = reef("status", job_id)
+    assert code == cli.EXIT_OK
+    assert "status     SUCCEEDED" in out
+    assert "evaluators 1" in out
+    code, out = reef("logs", job_id)
+    assert "driver.log <==" in out
+    assert "evaluator-1/evaluator.log <==" in out
+    assert "registered with" in out
+    code, out = reef("logs", job_id, "--evaluator", "evaluator-1")
+    assert "driver.log" not in out
+
+
+def test_kill_stops_a_job_run_from_another_process(reef_home: Path) -> None:
+    env = dict(os.environ, REEF_HOME=str(reef_home), PYTHONPATH=str(REPO))
+    job = subprocess.Popen(
+        [sys.executable, "-m", "reef", "run", "tests.integration.test_client:Endless"],
+        env=env,
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while (
+            status is None
+            or status.get("status") != "RUNNING"
+            or not list(reef_home.glob("jobs/*/evaluators/evaluator-1"))
+        ):
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.02)  # a poll with a deadline
+            found = list(reef_home.glob("jobs/*/status.json"))
+            status = json.loads(found[0].read_text()) if found else None
+        code, out = reef("kill", status["id"])
+        assert code == cli.EXIT_OK
+        assert "kill requested" in out
+        _, err = job.communicate(timeout=60)
+        assert job.returncode == cli.EXIT_KILLED, err
+        assert "interrupted; the job was killed" in err
+    finally:
+        job.kill()
+        job.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("example", ["hello.py", "evaluator_reuse.py"])
+def test_examples_run_as_scripts(example: str, reef_home: Path) -> None:
+    env = dict(os.environ, REEF_HOME=str(reef_home))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / example)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last in ("[b'5', b'5']",) or last.startswith("SUCCEEDED ['Hello from evaluator")
