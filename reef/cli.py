@@ -157,13 +157,18 @@ def _job_dir(job_id: str) -> str:
     return path
 
 
-def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    root = _job_dir(args.job)
+def _status(root: str) -> dict[str, Any] | None:
     try:
         with open(os.path.join(root, "status.json")) as f:
-            status = json.load(f)
+            status: dict[str, Any] = json.load(f)
     except (OSError, ValueError):
-        status = {"id": args.job, "status": "UNKNOWN"}
+        return None
+    return status
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    root = _job_dir(args.job)
+    status = _status(root) or {"id": args.job, "status": "UNKNOWN"}
     evaluators = sorted(os.listdir(os.path.join(root, "evaluators")))
     print(f"job        {status.get('id', args.job)}", file=out)
     print(f"status     {status.get('status')}", file=out)
@@ -195,12 +200,9 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_kill(args: argparse.Namespace, out: TextIO) -> int:
-    root = _job_dir(args.job)
-    try:
-        with open(os.path.join(root, "status.json")) as f:
-            status = json.load(f)
-    except (OSError, ValueError):
-        raise UsageError(f"job {args.job} has no status to act on") from None
+    status = _status(_job_dir(args.job))
+    if status is None:
+        raise UsageError(f"job {args.job} has no status to act on")
     if status.get("status") != "RUNNING" or not status.get("pid"):
         print(f"job {args.job} is not running ({status.get('status')})", file=out)
         return EXIT_OK

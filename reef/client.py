@@ -10,7 +10,6 @@ the job's files (logs, credentials, evaluator directories) live in ``$REEF_HOME/
 from __future__ import annotations
 
 import datetime
-import enum
 import json
 import logging
 import os
@@ -21,23 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reef.common._wire import local_error
-from reef.driver._core import PROVIDED, DriverCore, JobState
+from reef.driver._core import PROVIDED, DriverCore, JobStatus
 from reef.driver._declare import Driver
 from reef.errors import RemoteError
 from reef.runtime._api import JobPaths, Runtime
 from reef.runtime.local import LocalRuntime
 from reef.tang import Configuration, NamedParameter
 
+__all__ = ["Job", "JobResult", "JobStatus", "reef_home", "run", "submit"]
+
 _log = logging.getLogger("reef.client")
-
-
-class JobStatus(enum.Enum):
-    """Where a job is: ``RUNNING``, or how it ended."""
-
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    KILLED = "KILLED"
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,7 @@ class Job:
             finally:
                 outcome = core.outcome
                 self._result = JobResult(
-                    JobStatus(outcome.state.value),
+                    outcome.state,
                     outcome.error,
                     list(outcome.messages),
                     self.id,
@@ -113,10 +105,7 @@ class Job:
     def status(self) -> JobStatus:
         """``RUNNING`` until the job has ended, then how it ended."""
         result = self._result
-        if result is None:
-            state = self._core.outcome.state
-            return JobStatus.RUNNING if state is JobState.RUNNING else JobStatus(state.value)
-        return result.status
+        return self._core.outcome.state if result is None else result.status
 
     def wait(self, timeout: float | None = None) -> JobResult:
         """Block until the job ends (``TimeoutError`` after ``timeout`` seconds, the job going

@@ -72,8 +72,8 @@ PROVIDED = (EvaluatorRequestor, JobMessenger, Clock)
 _DISCONNECT_GRACE = 1.0  # seconds to wait for a process exit after a stream breaks
 
 
-class JobState(enum.Enum):
-    """A job's state, as the driver sees it."""
+class JobStatus(enum.Enum):
+    """Where a job is: ``RUNNING``, or how it ended."""
 
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
@@ -85,7 +85,7 @@ class JobState(enum.Enum):
 class Outcome:
     """How the job ended."""
 
-    state: JobState = JobState.RUNNING
+    state: JobStatus = JobStatus.RUNNING
     error: RemoteError | None = None
     messages: list[bytes] = field(default_factory=list)
 
@@ -218,13 +218,13 @@ class DriverCore:
         with self._lock:
             if self._finished:
                 return
-            self._finish(JobState.KILLED, RemoteError("JobKilled", reason))
+            self._finish(JobStatus.KILLED, RemoteError("JobKilled", reason))
 
     def fail(self, error: RemoteError) -> None:
         """End the job now as FAILED with ``error`` (from any thread)."""
         with self._lock:
             if not self._finished:
-                self._finish(JobState.FAILED, error)
+                self._finish(JobStatus.FAILED, error)
 
     def shutdown(self) -> None:
         """Release everything the job holds (call once ``done`` is set; not from a handler)."""
@@ -275,10 +275,10 @@ class DriverCore:
                 self._handle(item)
                 self._check_idle()
             except _JobFailed as failure:
-                self._finish(JobState.FAILED, failure.error)
+                self._finish(JobStatus.FAILED, failure.error)
             except Exception as e:  # a bug of ours: fail loudly, with the evidence
                 _log.exception("internal error while handling %r", item)
-                self._finish(JobState.FAILED, local_error(e))
+                self._finish(JobStatus.FAILED, local_error(e))
 
     def _handle(self, item: object) -> None:
         if isinstance(item, Incoming):
@@ -374,9 +374,9 @@ class DriverCore:
                 return  # StopTime's handler started something: the driver goes on
             if any(not m.terminal for m in self._evaluators.values()):
                 return
-        self._finish(JobState.SUCCEEDED, None)
+        self._finish(JobStatus.SUCCEEDED, None)
 
-    def _finish(self, state: JobState, error: RemoteError | None) -> None:
+    def _finish(self, state: JobStatus, error: RemoteError | None) -> None:
         with self._qlock:
             if self._finished:
                 return
