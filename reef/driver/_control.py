@@ -35,6 +35,14 @@ from reef.proto import control_pb2_grpc as pb_grpc
 _log = logging.getLogger("reef.driver")
 
 _HANDSHAKE_TIMEOUT = 10.0
+_HOT = frozenset({"activity", "message"})  # activity statuses and user messages
+
+
+class _Reader(threading.local):
+    fast = False  # set on fast-path reader threads
+
+
+_reader = _Reader()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,12 @@ class Disconnected:
 class Connection:
     """One evaluator's channels: numbers outgoing messages and sends them."""
 
-    def __init__(self, evaluator_id: str, deliver: Callable[[Incoming], None]) -> None:
+    def __init__(
+        self,
+        evaluator_id: str,
+        deliver: Callable[[Incoming], None],
+        deliver_hot: Callable[[Incoming], None],
+    ) -> None:
         self.evaluator_id = evaluator_id
         self._lock = threading.Lock()
         self._seq = 0
@@ -66,9 +79,15 @@ class Connection:
         self._fast: FrameWriter | None = None
         self._fast_sock: ssl.SSLSocket | None = None
         self._closed = False
-        self.inbox: OrderedInbox[pb.EvaluatorMessage] = OrderedInbox(
-            lambda m: deliver(Incoming(evaluator_id, m, time.monotonic()))
-        )
+
+        def route(message: pb.EvaluatorMessage) -> None:
+            item = Incoming(evaluator_id, message, time.monotonic())
+            if _reader.fast and message.WhichOneof("kind") in _HOT:
+                deliver_hot(item)
+            else:
+                deliver(item)
+
+        self.inbox: OrderedInbox[pb.EvaluatorMessage] = OrderedInbox(route)
 
     def send(self, message: pb.DriverMessage, *, hot: bool = False) -> None:
         """Number ``message`` and send it (``hot``: over the fast path, if there is one)."""
@@ -126,6 +145,7 @@ class ControlServer:
         credentials: _tls.CredentialFiles,
         *,
         deliver: Callable[[Incoming | Disconnected], None],
+        deliver_hot: Callable[[Incoming], None] | None = None,
         welcome: Callable[[], pb.Welcome],
         host: str = "127.0.0.1",
         fast_path: bool = True,
@@ -133,6 +153,7 @@ class ControlServer:
     ) -> None:
         self._credentials = credentials
         self._deliver = deliver
+        self._deliver_hot = deliver_hot or deliver
         self._welcome = welcome
         self._host = host
         self._max = max_message_bytes
@@ -256,7 +277,7 @@ class ControlServer:
             else:
                 refused = False
                 self._expected.discard(evaluator_id)
-                connection = Connection(evaluator_id, self._deliver)
+                connection = Connection(evaluator_id, self._deliver, self._deliver_hot)
                 self._connections[evaluator_id] = connection
         if refused:
             self._refuse(
@@ -328,6 +349,7 @@ class ControlServer:
             )
             return
         sock.settimeout(None)
+        _reader.fast = True  # activity traffic read here may be handled here
         if not connection.attach_fast(sock):
             self._refuse_fast(sock, f"{evaluator_id!r} already has a fast path")
             return

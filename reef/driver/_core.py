@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reef.common import _settings, _tls
+from reef.common._authority import JobAuthority
 from reef.common._bootstrap import (
     BOOTSTRAP_FILE,
     CA_FILE,
@@ -156,7 +157,8 @@ class DriverCore:
         self._handlers = handlers_of(driver_class)
         self._lock = threading.RLock()  # the job's state; held while handlers run
         self._qlock = threading.Lock()  # the dispatcher's bookkeeping; never held for long
-        self._queued = 0
+        self._queued = 0  # items posted, not yet taken up
+        self._busy = 0  # items being processed
         self._finished = False
         self._stopping_announced = False
         self._evaluators: dict[str, EvaluatorManager] = {}
@@ -174,7 +176,7 @@ class DriverCore:
         self._max_message = injector.get_named_parameter(_settings.MaxMessageBytes)
         fast_path = injector.get_named_parameter(_settings.FastPath)
 
-        self._authority = _tls.JobAuthority(paths.job_id)
+        self._authority = JobAuthority(paths.job_id)
         self._credentials = _tls.save(
             os.path.join(paths.root, "credentials"),
             "driver",
@@ -184,6 +186,7 @@ class DriverCore:
         self._server = ControlServer(
             self._credentials,
             deliver=self._post,
+            deliver_hot=self._post_or_run,
             welcome=self._welcome,
             fast_path=fast_path,
             max_message_bytes=self._max_message,
@@ -265,9 +268,41 @@ class DriverCore:
         except StageClosedError:
             pass  # the job has ended; late reports have nowhere to go
 
+    def _post_or_run(self, item: object) -> None:
+        """Activity traffic from a fast path: handled at once on the calling (reader) thread
+        when the dispatcher is idle, saving a thread hand-off on the hot path; queued otherwise.
+        Heartbeats never take this way, so a slow handler cannot hide an evaluator's pulse."""
+        with self._qlock:
+            if self._finished:
+                return
+            inline = not self._queued and not self._busy
+            if inline:
+                self._busy += 1
+            else:
+                self._queued += 1
+        if inline:
+            try:
+                self._run(item)
+            finally:
+                with self._qlock:
+                    self._busy -= 1
+            return
+        try:
+            self._dispatcher.on_next(item)
+        except StageClosedError:
+            pass
+
     def _process(self, item: object) -> None:
         with self._qlock:
             self._queued -= 1
+            self._busy += 1
+        try:
+            self._run(item)
+        finally:
+            with self._qlock:
+                self._busy -= 1
+
+    def _run(self, item: object) -> None:
         with self._lock:
             if self._finished:
                 return
@@ -360,17 +395,17 @@ class DriverCore:
             _log.warning("default handling of %s: %s", type(event).__name__, e)
 
     def _check_idle(self) -> None:
-        if self._finished or self._queued or self._outstanding:
+        if self._finished or self._queued or self._busy > 1 or self._outstanding:
             return
         if any(not m.terminal for m in self._evaluators.values()):
             return
-        if self._clock.pending() or self._queued:
+        if self._clock.pending() or self._queued or self._busy > 1:
             return
         if not self._stopping_announced:
             self._stopping_announced = True
             self._fire(StopTime(time.time()))
             self._stopping_announced = False
-            if self._queued or self._outstanding or self._clock.pending():
+            if self._queued or self._busy > 1 or self._outstanding or self._clock.pending():
                 return  # StopTime's handler started something: the driver goes on
             if any(not m.terminal for m in self._evaluators.values()):
                 return

@@ -226,11 +226,16 @@ class Checker:
             return ""
 
 
+_EMPTY = Configuration()
+
+
 def _configuration(
     where: str,
     parameters: Mapping[type[NamedParameter[Any]], Any] | None,
     configuration: Configuration | None,
 ) -> Configuration:
+    if not parameters and configuration is None:
+        return _EMPTY  # the common case: nothing to check, one shared (hash-cached) object
     try:
         own = Configuration(parameters=parameters or {})
         if configuration is not None:

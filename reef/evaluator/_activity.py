@@ -2,7 +2,12 @@
 
 The control thread starts an activity and forwards the driver's signals (suspend, close,
 messages); the activity thread constructs it (Tang injection) and runs it. Exactly one terminal
-status (completed, suspended, failed) is reported per activity, after its ``RUNNING`` status.
+status (completed, suspended, failed) is reported per activity.
+
+``RUNNING`` is reported only for an activity that is still running ``RUNNING_DELAY`` seconds
+after it started (a watchdog thread sees to it), or that sends a message first: an activity that
+ends sooner costs one message instead of two, and the driver, which always fires
+``RunningActivity`` before the end of an activity, cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +25,8 @@ from reef.common._wire import capture
 from reef.proto import control_pb2 as pb
 
 _log = logging.getLogger("reef.evaluator")
+
+RUNNING_DELAY = 0.002  # seconds an activity runs before RUNNING is reported
 
 Status = pb.ActivityStatus
 
@@ -35,6 +43,8 @@ class Run:
     close_requested: threading.Event = field(default_factory=threading.Event)
     activity: Any = None
     ended: bool = False
+    reported: bool = False  # RUNNING sent
+    started: float = 0.0  # when run() was called (time.monotonic())
 
 
 class ActivityRunner:
@@ -57,6 +67,14 @@ class ActivityRunner:
         self._work: queue.SimpleQueue[Run | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="reef-activity", daemon=True)
         self._thread.start()
+        self._watch = threading.Condition(self._lock)
+        self._armed: Run | None = None
+        self._watch_idle = True
+        self._stopped = False
+        self._watchdog = threading.Thread(
+            target=self._watch_loop, name="reef-activity-watch", daemon=True
+        )
+        self._watchdog.start()
 
     @property
     def current(self) -> Run | None:
@@ -64,12 +82,11 @@ class ActivityRunner:
         return self._current
 
     def start(self, run: Run) -> None:
-        """Report ``RUNNING`` and queue ``run`` for the activity thread."""
+        """Queue ``run`` for the activity thread."""
         with self._lock:
             if self._current is not None:
                 raise RuntimeError(f"activity {self._current.activity_id!r} is still running")
             self._current = run
-            self._send_status(Status(activity_id=run.activity_id, context_id=run.context_id))
             if self._executing is not None:
                 _log.warning(
                     "activity %s waits: the thread of failed activity %s has not returned yet",
@@ -80,8 +97,51 @@ class ActivityRunner:
 
     def stop(self) -> None:
         """Let the activity thread end once it is free (it is a daemon thread: a run that never
-        returns does not keep the process alive)."""
+        returns does not keep the process alive), and the watchdog at once."""
         self._work.put(None)
+        with self._lock:
+            self._stopped = True
+            self._watch.notify()
+
+    def report_running(self, run: Run) -> None:
+        """Report ``RUNNING`` now, if it has not been (before an activity's first message)."""
+        with self._lock:
+            self._report(run)
+
+    def _report(self, run: Run) -> None:
+        # under the lock
+        if not run.reported and not run.ended:
+            run.reported = True
+            self._send_status(Status(activity_id=run.activity_id, context_id=run.context_id))
+
+    def _arm(self, run: Run) -> None:
+        with self._lock:
+            run.started = time.monotonic()
+            self._armed = run
+            if self._watch_idle:
+                self._watch.notify()
+
+    def _watch_loop(self) -> None:
+        quiet = 0
+        with self._lock:
+            while not self._stopped:
+                run = self._armed
+                if run is None or run.reported or run.ended:
+                    self._armed = None
+                    quiet += 1
+                    if quiet > 2:  # nothing to watch lately: sleep until armed
+                        self._watch_idle = True
+                        self._watch.wait()
+                        self._watch_idle = False
+                        quiet = 0
+                        continue
+                else:
+                    quiet = 0
+                    due = run.started + RUNNING_DELAY - time.monotonic()
+                    if due <= 0:
+                        self._report(run)
+                        continue
+                self._watch.wait(RUNNING_DELAY)
 
     # -- driver signals (control thread) -------------------------------------------------------
 
@@ -116,6 +176,10 @@ class ActivityRunner:
             return None
         return run
 
+    def _message_from(self, run: Run, data: bytes) -> None:
+        self.report_running(run)  # RUNNING always comes before an activity's messages
+        self._send_message(run, data)
+
     def _callback(self, run: Run, name: str, arg: bytes | None) -> None:
         try:
             getattr(run.activity, name)(arg)
@@ -142,7 +206,9 @@ class ActivityRunner:
 
     def _execute(self, run: Run) -> None:
         binding = act.Binding(
-            lambda data: self._send_message(run, data), run.suspend_requested, run.close_requested
+            lambda data: self._message_from(run, data),
+            run.suspend_requested,
+            run.close_requested,
         )
         token = act.current_binding.set(binding)
         try:
@@ -153,6 +219,7 @@ class ActivityRunner:
         finally:
             act.current_binding.reset(token)
         run.activity = activity
+        self._arm(run)
         try:
             result = activity.run(run.memento)
         except BaseException as e:

@@ -77,6 +77,7 @@ class ContextStack:
         self._configurations = configurations
         self._main_script = main_script
         self._stack: list[RunningContext] = []
+        self._classes: dict[str, Any] = {}
 
     @property
     def top(self) -> RunningContext | None:
@@ -99,7 +100,10 @@ class ContextStack:
 
     def resolve_class(self, path: str) -> Any:
         """A class named ``module:qualname`` (classes of the driver's main script included)."""
-        return resolve(path, main_script=self._main_script)
+        cls = self._classes.get(path)
+        if cls is None:
+            cls = self._classes[path] = resolve(path, main_script=self._main_script)
+        return cls
 
     def push(
         self, context_id: str, parent_id: str, configuration: str, services: Sequence[str]

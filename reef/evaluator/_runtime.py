@@ -91,9 +91,11 @@ class Evaluator:
         self._welcomed = threading.Event()
         self._registry = StageRegistry()
         self._control: SingleThreadStage[pb.DriverMessage] = SingleThreadStage(
-            self._handle, name="evaluator.control", registry=self._registry
+            self._handle_queued, name="evaluator.control", registry=self._registry
         )
-        self._inbox: OrderedInbox[pb.DriverMessage] = OrderedInbox(self._control.on_next)
+        self._pending = 0  # messages queued for (or being handled by) the control stage
+        self._pending_lock = threading.Lock()
+        self._inbox: OrderedInbox[pb.DriverMessage] = OrderedInbox(self._deliver)
         self._configurations = ConfigurationCache()
         self._contexts = ContextStack(
             self._send_context_message, self._configurations, bootstrap.main_script
@@ -351,6 +353,27 @@ class Evaluator:
         )
 
     # -- the control loop -------------------------------------------------------------------------
+
+    def _deliver(self, message: pb.DriverMessage) -> None:
+        """Messages in order go to the control stage; starting an activity, which only hands it
+        to the activity thread, is done at once on the reader's thread when the control stage
+        has nothing before it (the inbox's lock keeps everything else in order behind it)."""
+        start = message.WhichOneof("kind") == "start_activity"
+        with self._pending_lock:
+            inline = start and self._pending == 0
+            if not inline:
+                self._pending += 1
+        if inline:
+            self._handle(message)
+        else:
+            self._control.on_next(message)
+
+    def _handle_queued(self, message: pb.DriverMessage) -> None:
+        try:
+            self._handle(message)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
 
     def _handle(self, message: pb.DriverMessage) -> None:
         kind = message.WhichOneof("kind")

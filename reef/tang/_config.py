@@ -26,7 +26,7 @@ class Configuration:
     different values is an error, never silently replaced.
     """
 
-    __slots__ = ("__weakref__", "_cache", "_impls", "_lock", "_params")
+    __slots__ = ("__weakref__", "_cache", "_hash", "_impls", "_lock", "_params")
 
     _impls: Mapping[Any, type]
     _params: Mapping[type[NamedParameter[Any]], Any]
@@ -49,6 +49,7 @@ class Configuration:
         self._params = MappingProxyType(params)
         self._cache: dict[tuple[Any, ...], PlanResult] = {}
         self._lock = threading.Lock()
+        self._hash: int | None = None
 
     @classmethod
     def _trusted(
@@ -88,7 +89,10 @@ class Configuration:
         return dict(self._impls) == dict(other._impls) and dict(self._params) == dict(other._params)
 
     def __hash__(self) -> int:
-        return hash((frozenset(self._impls.items()), frozenset(self._params)))
+        # Configurations key the caches of plans and checks: hash once.
+        if self._hash is None:
+            self._hash = hash((frozenset(self._impls.items()), frozenset(self._params)))
+        return self._hash
 
     def __repr__(self) -> str:
         parts = [f"{describe(k)}: {describe(v)}" for k, v in self._impls.items()]

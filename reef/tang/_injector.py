@@ -37,6 +37,7 @@ T = TypeVar("T")
 _VALUE, _GET, _FUTURE = 0, 1, 2
 _DEEP = 40  # plans deeper than this are made bottom up
 _FORK_CACHE = 64
+_MISSING: Any = object()
 
 
 class InjectionPlan:
@@ -77,8 +78,6 @@ class Injector:
     how a context's services outlive the activities that run on it.
     """
 
-    _inj: di.Injector
-
     def __init__(
         self,
         configuration: Configuration,
@@ -90,23 +89,22 @@ class Injector:
         self._configuration = configuration
         self._lock = threading.RLock()
         self._made: list[tuple[Any, Any]] = []
-        self._made_keys: set[Any] = set()
+        self._objects: dict[Any, Any] = {}  # key -> the instance this injector made or holds
         self._bound: set[Any] = set()
         self._forks: dict[Configuration, Configuration] = {}
         own = dict(instances or {})
         for key, obj in own.items():
             _check_instance(key, obj)
         own[Injector] = self
-        self._instances = own
+        self._objects.update(own)
         existing: dict[Any, str] = {}
         if parent is not None:
             existing.update(parent._existing_for_child())
         existing.update(dict.fromkeys(own, "provided"))
         self._existing = existing
-        self._inj = di.Injector(auto_bind=False, parent=parent._inj if parent else None)
-        for key, obj in own.items():
-            self._inj.binder.bind(key, to=di.InstanceProvider(obj))
-            self._bound.add(key)
+        # The ``injector`` runtime is made when a plan first needs it: a child that only makes
+        # objects from instances its parents hold (an activity on a context) never does.
+        self._inj: di.Injector | None = None
 
     # -- the public surface ------------------------------------------------------------------
 
@@ -119,6 +117,10 @@ class Injector:
         """The instance of ``key`` (a class, an interface, or a named parameter of a class type)
         for this injector, made on first request. Plans first: a configuration problem raises a
         ``ConfigurationError`` before anything is constructed."""
+        found = self._objects.get(key, _MISSING)
+        if found is not _MISSING:
+            obj: T = found
+            return obj
         if (
             isinstance(key, type)
             and issubclass(key, NamedParameter)
@@ -127,17 +129,26 @@ class Injector:
             value: T = self.get_named_parameter(key)
             return value
         result = self._plan(key)
-        if result.node is None:
+        node = result.node
+        if node is None:
             raise ConfigurationError.of(result.problems)
-        if isinstance(result.node, Existing):
-            return self._inj.get(key)
+        if isinstance(node, Existing):
+            existing: T = self._existing_instance(key)
+            return existing
+        if isinstance(node, Build) and len(result.bindings) == 1:
+            direct = self._build_directly(node)
+            if direct is not _MISSING:
+                made: T = direct
+                return made
         self._install(result)
+        inj = self._di()
         if result.depth > _DEEP:
             # injector resolves recursively (about ten frames a level): make deep graphs bottom
             # up so that every constructor finds its arguments already made
             for dependency in result.eager:
-                self._inj.get(dependency)
-        return self._inj.get(key)
+                inj.get(dependency)
+        got: T = inj.get(key)
+        return got
 
     def get_named_parameter(self, param: type[NamedParameter[T]]) -> T:
         """The value of a named parameter here (configured, else its default)."""
@@ -170,9 +181,22 @@ class Injector:
         """A child injector: it sees every instance this one has made, and adds the bindings of
         ``configurations``. Re-binding a key of this injector to a different value is a
         ``BindError``: a child refines its parent, it never changes it."""
-        merged = (
-            self._configuration.merge(*configurations) if configurations else (self._configuration)
-        )
+        if not configurations:
+            merged = self._configuration
+        elif len(configurations) == 1:
+            # Children of one injector usually repeat one configuration (an activity after
+            # another): reuse the merge, and with it the plans cached on it.
+            given = configurations[0]
+            cached = self._forks.get(given)
+            if cached is None:
+                cached = self._configuration.merge(given)
+                with self._lock:
+                    if len(self._forks) >= _FORK_CACHE:
+                        self._forks.clear()
+                    self._forks[given] = cached
+            merged = cached
+        else:
+            merged = self._configuration.merge(*configurations)
         return Injector(merged, instances=instances, parent=self)
 
     def created(self) -> list[Any]:
@@ -182,23 +206,80 @@ class Injector:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _di(self) -> di.Injector:
+        inj = self._inj
+        if inj is None:
+            with self._lock:
+                inj = self._inj
+                if inj is None:
+                    parent = self._parent._di() if self._parent is not None else None
+                    inj = di.Injector(auto_bind=False, parent=parent)
+                    for key, obj in self._objects.items():
+                        inj.binder.bind(key, to=di.InstanceProvider(obj))
+                        self._bound.add(key)
+                    self._inj = inj
+        return inj
+
     def _existing_for_child(self) -> dict[Any, str]:
         with self._lock:
             existing = {k: v for k, v in self._existing.items() if k is not Injector}
-            existing.update(dict.fromkeys(self._made_keys, "made by the parent injector"))
+            for key in self._objects:
+                if key is not Injector and existing.get(key) != "provided":
+                    existing[key] = "made by the parent injector"
             return existing
+
+    def _existing_instance(self, key: Any) -> Any:
+        """An instance this injector or one of its parents holds (the plan said it exists)."""
+        injector: Injector | None = self
+        while injector is not None:
+            found = injector._objects.get(key, _MISSING)
+            if found is not _MISSING:
+                return found
+            injector = injector._parent
+        return self._di().get(key)  # made by a parent through injector, not recorded yet
+
+    def _build_directly(self, node: Build) -> Any:
+        """Construct ``node`` at once when every argument is a value or an existing instance:
+        no ``injector`` runtime needed. ``_MISSING`` when that is not the case."""
+        positional: list[Any] = []
+        keywords: dict[str, Any] = {}
+        for param, arg in node.args:
+            if isinstance(arg, Value):
+                value = _copy(arg.value)
+            elif isinstance(arg, Existing):
+                value = self._existing_instance(arg.key)
+            elif isinstance(arg, Bound) and isinstance(arg.target, Existing):
+                value = self._existing_instance(arg.target.key)
+            elif isinstance(arg, Future):
+                value = di.ProviderOf(self._di(), arg.key)
+            else:
+                return _MISSING
+            if param.positional_only:
+                positional.append(value)
+            else:
+                keywords[param.name] = value
+        with self._lock:
+            found = self._objects.get(node.key, _MISSING)
+            if found is not _MISSING:  # another thread made it meanwhile
+                return found
+            obj = _construct(node.key, positional, keywords)
+            self._record(node.key, obj)
+            return obj
 
     def _plan(self, key: Any) -> PlanResult:
         return self._configuration.plan_result(key, self._existing)
 
     def _install(self, result: PlanResult) -> None:
         with self._lock:
-            binder = self._inj.binder
+            binder = self._di().binder
             for node in result.bindings:
                 key = node.key
                 if key in self._bound:
                     continue
-                if isinstance(node, Build):
+                made = self._objects.get(key, _MISSING)
+                if made is not _MISSING:
+                    binder.bind(key, to=di.InstanceProvider(made))
+                elif isinstance(node, Build):
                     provider: di.Provider[Any] = _Construct(self, node)
                     binder.bind(key, to=provider, scope=di.SingletonScope)
                 else:
@@ -209,7 +290,7 @@ class Injector:
     def _record(self, key: Any, obj: Any) -> None:
         with self._lock:
             self._made.append((key, obj))
-            self._made_keys.add(key)
+            self._objects[key] = obj
 
 
 class Tang:
@@ -272,9 +353,7 @@ class _Construct(di.Provider[Any]):
         keywords: dict[str, Any] = {}
         for name, by_position, mode, payload in self._args:
             if mode == _VALUE:
-                value = (
-                    copy.deepcopy(payload) if isinstance(payload, (list, dict, set)) else payload
-                )
+                value = _copy(payload)
             elif mode == _GET:
                 value = injector.get(payload)
             else:
@@ -283,13 +362,22 @@ class _Construct(di.Provider[Any]):
                 positional.append(value)
             else:
                 keywords[name] = value
-        try:
-            obj = self._cls(*positional, **keywords)
-        except BaseException as e:
-            e.add_note(f"(raised while reef.tang constructed {describe(self._cls)})")
-            raise
+        obj = _construct(self._cls, positional, keywords)
         self._owner._record(self._cls, obj)
         return obj
+
+
+def _copy(value: Any) -> Any:
+    """A configured container value is copied for each object: no one can change it."""
+    return copy.deepcopy(value) if isinstance(value, (list, dict, set)) else value
+
+
+def _construct(cls: type, positional: list[Any], keywords: dict[str, Any]) -> Any:
+    try:
+        return cls(*positional, **keywords)
+    except BaseException as e:
+        e.add_note(f"(raised while reef.tang constructed {describe(cls)})")
+        raise
 
 
 def _argument(param: Param, node: Node) -> tuple[str, bool, int, Any]:

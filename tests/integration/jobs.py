@@ -206,3 +206,12 @@ class NeedsStore(reef.Activity):
 
     def run(self, memento: bytes | None) -> bytes:
         return self.store.get()
+
+
+class Quiet(reef.Activity):
+    """Runs silently until asked to close."""
+
+    def run(self, memento: bytes | None) -> bytes:
+        if not self.close_requested.wait(30):
+            return b"never closed"
+        return b"closed"

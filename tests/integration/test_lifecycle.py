@@ -330,3 +330,27 @@ class Echoing(reef.Driver):
         self.client.send(b"echo " + msg.data)
         if msg.data == b"stop":
             self.alarm.cancel()
+
+
+class ClosesWhenRunning(jobs.Logging):
+    """RunningActivity arrives while a silent activity runs: the driver can act on it."""
+
+    @reef.on(reef.AllocatedEvaluator)
+    def allocated(self, ev: reef.AllocatedEvaluator) -> None:
+        ev.submit_activity(reef.ActivityConfiguration(id="quiet", activity=jobs.Quiet))
+
+    @reef.on(reef.RunningActivity)
+    def running(self, act: reef.RunningActivity) -> None:
+        self.note("RunningActivity", act.id)
+        act.close(b"now")
+
+    @reef.on(reef.CompletedActivity)
+    def completed(self, done: reef.CompletedActivity) -> None:
+        self.note("CompletedActivity", (done.result or b"").decode())
+        done.context.close()
+
+
+def test_running_is_reported_while_a_silent_activity_runs() -> None:
+    result = reef.run(ClosesWhenRunning, timeout=60)
+    assert result.status is reef.JobStatus.SUCCEEDED, result.error
+    assert log_of(result)[1:-1] == [["RunningActivity", "quiet"], ["CompletedActivity", "closed"]]

@@ -12,6 +12,7 @@ import pytest
 
 import reef
 from reef.common import _tls
+from reef.common._authority import JobAuthority
 from reef.common._frames import frame
 from reef.proto import control_pb2 as pb
 from reef.proto import control_pb2_grpc as pb_grpc
@@ -88,7 +89,7 @@ def test_only_the_jobs_evaluators_get_in(tmp_path: Path) -> None:
         assert error.code() is grpc.StatusCode.UNAVAILABLE
 
         # TLS with credentials of another authority
-        other = _tls.JobAuthority("intruder")
+        other = JobAuthority("intruder")
         pair = other.issue_evaluator("evaluator-2")
         error = _call(
             server.address,

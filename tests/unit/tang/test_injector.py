@@ -194,3 +194,32 @@ def test_deep_graphs_do_not_exhaust_the_stack() -> None:
         assert type(made).__name__ == "L0"
     finally:
         del sys.modules[module.__name__]
+
+
+def test_forks_with_one_configuration_share_its_merge_and_plans() -> None:
+    context = Tang.new_injector(Configuration())  # an empty configuration: falsy, still cached
+    context.get_instance(Counter)
+    first = context.fork(Configuration(parameters={app.Iterations: 4}))
+    second = context.fork(Configuration(parameters={app.Iterations: 4}))
+    assert first.configuration is second.configuration
+    assert (
+        context.fork(Configuration()).configuration is context.fork(Configuration()).configuration
+    )
+    a, b = first.get_instance(Activity), second.get_instance(Activity)
+    assert a is not b
+    assert a.counter is b.counter is context.get_instance(Counter)
+    assert first.get_instance(Activity) is a  # one instance per class per injector
+    assert a in first.created()
+    assert a not in context.created()
+
+
+def test_objects_made_directly_are_reused_by_later_plans() -> None:
+    class UsesActivity:
+        def __init__(self, activity: Activity) -> None:
+            self.activity = activity
+
+    context = Tang.new_injector(Configuration())
+    context.get_instance(Counter)
+    child = context.fork()
+    activity = child.get_instance(Activity)  # every argument exists: made without injector
+    assert child.get_instance(UsesActivity).activity is activity
