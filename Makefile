@@ -32,8 +32,10 @@ unit: setup
 test: lint typecheck
 	$(BIN)/pytest
 
+BENCHMARKS := tang_check wake_throughput activity_latency
+
 bench: setup
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
