@@ -41,6 +41,7 @@ run its activities import it (``__main__`` classes), so whatever it imports cost
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -354,10 +355,19 @@ def reef_latency(rounds: int, warmup: int, fast_path: bool) -> dict[str, float]:
     return latency_summary(report["samples"])
 
 
-def reef_throughput(total: int, warmup: int, evaluators: int) -> dict[str, Any]:
-    """(2) No-op activities per second on ``evaluators`` evaluators, one in flight on each."""
+def reef_throughput(
+    total: int, warmup: int, evaluators: int, status_page: bool = True
+) -> dict[str, Any]:
+    """(2) No-op activities per second on ``evaluators`` evaluators, one in flight on each;
+    with the status page (and its bookkeeping) on, as by default, or off."""
     report = run_job(
-        ThroughputDriver, parameters={Rounds: total, Warmup: warmup, Evaluators: evaluators}
+        ThroughputDriver,
+        parameters={
+            Rounds: total,
+            Warmup: warmup,
+            Evaluators: evaluators,
+            reef.settings.StatusPage: status_page,
+        },
     )
     return {
         "per_s": round(report["activities"] / report["seconds"], 1),
@@ -661,6 +671,11 @@ def round_ratios(f: dict[str, Any]) -> dict[str, float | None]:
         "throughput_vs_ray": ratio(thr, ray.get("window_per_s")),
         "throughput_vs_ray_pipelined": ratio(thr, ray.get("pipelined_per_s")),
         "throughput_vs_pool": ratio(thr, f["pool_2_throughput"]["window_per_s"]),
+        "status_page_cost": (
+            1 - thr / f["reef_throughput_no_status_page"]["per_s"]
+            if f["reef_throughput_no_status_page"]["per_s"]
+            else None
+        ),
     }
 
 
@@ -693,6 +708,7 @@ def summarize(rounds: list[dict[str, Any]], figures: dict[str, Any]) -> dict[str
             start["p50_ms"], TARGETS["evaluator_start_p50_ms_max"], at_most=True
         ),
         "idle_rss_max<=60MB": verdict(rss_max, TARGETS["idle_rss_mb_max"], at_most=True),
+        "status_page_cost<=5%": verdict(ratios["status_page_cost"], 0.05, at_most=True),
     }
     return {
         "ratios": ratios,
@@ -739,6 +755,11 @@ def print_table(
     print(f"\nthroughput of no-op work, {thr['activities']:,} items on 2 processes (per s)")
     row("", "1 in flight", "pipelined")
     row("reef activities, 2 evaluators", fmt(thr["per_s"]), "n/a")
+    row(
+        "  the same, status page off",
+        fmt(figures["reef_throughput_no_status_page"]["per_s"]),
+        "n/a",
+    )
     row("ProcessPoolExecutor(2)", fmt(pool2["window_per_s"]), fmt(pool2["pipelined_per_s"]))
     if ray_ok:
         row("Ray, 2 actors", fmt(ray["window_per_s"]), fmt(ray["pipelined_per_s"]))
@@ -790,6 +811,9 @@ def timed(label: str, fn: Callable[..., Any], *args: Any) -> Any:
     return out
 
 
+_ROUND = itertools.count()
+
+
 def one_round(args: argparse.Namespace, workdir: str, ray_skip: str | None) -> dict[str, Any]:
     """Every measurement once, the reef one before its peers."""
     r, w, n = args.rounds, args.warmup, args.total
@@ -798,7 +822,12 @@ def one_round(args: argparse.Namespace, workdir: str, ray_skip: str | None) -> d
     f["reef_warm_stream"] = timed("reef round trip, stream only", reef_latency, r, w, False)
     f["pipe"] = timed("pipe round trip", pipe_latency, r, w)
     f["pool_1_latency"] = timed("ProcessPoolExecutor round trip", pool_latency, r, w)
-    f["reef_throughput"] = timed("reef throughput", reef_throughput, n, w, 2)
+    # on and off alternate which goes first from round to round: the machine drifts
+    order = [True, False] if next(_ROUND) % 2 == 0 else [False, True]
+    for status_page in order:
+        key = "reef_throughput" if status_page else "reef_throughput_no_status_page"
+        what = "reef throughput" + ("" if status_page else ", status page off")
+        f[key] = timed(what, reef_throughput, n, w, 2, status_page)
     f["pool_2_throughput"] = timed("ProcessPoolExecutor throughput", pool_throughput, n, w, 2)
     f["reef_start_one_by_one"] = timed(
         "reef evaluator start, one by one", reef_start, args.starts, True, args.settle

@@ -2,11 +2,14 @@
 
 ::
 
-    reef run   SCRIPT_OR_MODULE:DriverClass [--runtime local] [--set Name=value ...] [--timeout S]
-    reef check SCRIPT_OR_MODULE:DriverClass [--set Name=value ...]
-    reef status JOB_ID
-    reef logs   JOB_ID [--evaluator EVALUATOR_ID]
-    reef kill   JOB_ID
+    reef run     SCRIPT_OR_MODULE:DriverClass [--runtime local] [--set Name=value ...]
+                 [--timeout S] [--quiet]
+    reef check   SCRIPT_OR_MODULE:DriverClass [--set Name=value ...]
+    reef status  JOB_ID
+    reef logs    JOB_ID [--evaluator EVALUATOR_ID] [--follow]
+    reef profile JOB_ID
+    reef kill    JOB_ID
+    reef rerun   path/to/job-record.yaml
 
 A target is a script path (``jobs/wordcount.py:WordCount``; loaded without running its
 ``if __name__ == "__main__":`` block) or a module (``mypkg.jobs:WordCount``). ``--set`` names a
@@ -22,13 +25,22 @@ import json
 import os
 import signal
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from reef.client import JobStatus, reef_home, run
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from reef.client import Job, JobResult, JobStatus, driver_configuration, reef_home, submit
 from reef.driver._core import PROVIDED
 from reef.driver._declare import Driver
 from reef.errors import ConfigurationError, DriverDefinitionError, ReefError
+from reef.runtime._api import Runtime
+from reef.runtime.local import LocalRuntime
 from reef.tang import (
     Configuration,
     NamedParameter,
@@ -119,8 +131,7 @@ def _describe_parameters(driver: type[Driver], out: TextIO) -> None:
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     driver, modules = load_driver(args.target)
     parameters = parse_settings(driver, modules, args.set)
-    conf = Configuration(parameters=parameters)
-    conf.check(driver, provided=PROVIDED)
+    conf = driver_configuration(driver, parameters)
     print(f"{driver.__qualname__}: configuration OK", file=out)
     print(conf.explain(driver, provided=PROVIDED), file=out)
     print("parameters:", file=out)
@@ -131,13 +142,49 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     driver, modules = load_driver(args.target)
     parameters = parse_settings(driver, modules, args.set)
-    result = run(driver, runtime=args.runtime, parameters=parameters, timeout=args.timeout)
+    return run_job(
+        driver,
+        parameters=parameters,
+        runtime=args.runtime,
+        timeout=args.timeout,
+        quiet=args.quiet,
+        out=out,
+    )
+
+
+def run_job(
+    driver: type[Driver],
+    *,
+    runtime: str | Runtime,
+    timeout: float | None,
+    quiet: bool,
+    out: TextIO,
+    parameters: dict[type[NamedParameter[Any]], Any] | None = None,
+    configuration: Configuration | None = None,
+) -> int:
+    """Run a job, showing its progress on a terminal; print its messages and a summary."""
+    job = submit(
+        driver,
+        runtime=runtime,
+        parameters=parameters,
+        configuration=configuration,
+        timeout=timeout,
+    )
+    err = Console(stderr=True)
+    try:
+        result = job.wait() if quiet or not err.is_terminal else _watch(job, err)
+    except KeyboardInterrupt:
+        job.kill()
+        job.wait()
+        raise
     for message in result.messages:
         try:
             text = message.decode()
         except UnicodeDecodeError:
             text = repr(message)
         print(text, file=out)
+    if not quiet:
+        err.print(progress_table(job.snapshot(), title="summary"))
     print(f"job {result.id}: {result.status.value} (logs: {result.log_dir})", file=sys.stderr)
     if result.error is not None:
         print(f"error: {result.error}", file=sys.stderr)
@@ -148,6 +195,48 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         JobStatus.FAILED: EXIT_FAILED,
         JobStatus.KILLED: EXIT_KILLED,
     }.get(result.status, EXIT_FAILED)
+
+
+def _watch(job: Job, console: Console) -> JobResult:
+    with Live(progress_table(job.snapshot()), console=console, refresh_per_second=4) as live:
+        while True:
+            try:
+                result = job.wait(0.25)
+            except TimeoutError:
+                live.update(progress_table(job.snapshot()))
+                continue
+            live.update(progress_table(job.snapshot()))
+            return result
+
+
+def progress_table(snapshot: dict[str, Any], title: str = "progress") -> Table:
+    """A job's progress as a table: evaluators and activities by state, elapsed time."""
+    phases: dict[str, int] = {}
+    for evaluator in snapshot["evaluators"]:
+        phases[evaluator["phase"]] = phases.get(evaluator["phase"], 0) + 1
+    activities = snapshot["activities"]
+    table = Table(title=f"job {snapshot['job']} ({title})", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("state", snapshot["state"])
+    table.add_row("elapsed", f"{snapshot['elapsed_seconds']:.1f} s")
+    table.add_row(
+        "evaluators",
+        f"{snapshot['outstanding_requests']} requested, "
+        f"{phases.get('launching', 0)} launching, "
+        f"{phases.get('allocated', 0) + phases.get('running', 0)} running, "
+        f"{phases.get('done', 0)} done, {phases.get('failed', 0)} failed",
+    )
+    table.add_row(
+        "activities",
+        f"{activities.get('starting', 0)} starting, "
+        f"{activities['running']} running, {activities['completed']} completed, "
+        f"{activities['failed']} failed, {activities['suspended']} suspended",
+    )
+    if snapshot.get("error"):
+        table.add_row("error", f"{snapshot['error']['type']}: {snapshot['error']['message']}")
+    table.add_row("logs", snapshot.get("log_dir", ""))
+    return table
 
 
 def _job_dir(job_id: str) -> str:
@@ -166,37 +255,140 @@ def _status(root: str) -> dict[str, Any] | None:
     return status
 
 
+def _snapshot(root: str, status: dict[str, Any]) -> dict[str, Any] | None:
+    """The job's snapshot: from its running driver's status page, else its final one."""
+    if status.get("status") == "RUNNING" and status.get("status_url"):
+        try:
+            with urllib.request.urlopen(status["status_url"] + "api/status", timeout=5) as r:
+                live: dict[str, Any] = json.load(r)
+                return live
+        except (OSError, ValueError):
+            pass  # the driver is gone or not answering: fall back to what it left
+    try:
+        with open(os.path.join(root, "final-status.json"), encoding="utf-8") as f:
+            final: dict[str, Any] = json.load(f)
+            return final
+    except (OSError, ValueError):
+        return None
+
+
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     root = _job_dir(args.job)
     status = _status(root) or {"id": args.job, "status": "UNKNOWN"}
-    evaluators = sorted(os.listdir(os.path.join(root, "evaluators")))
-    print(f"job        {status.get('id', args.job)}", file=out)
-    print(f"status     {status.get('status')}", file=out)
-    if "error" in status:
-        print(
-            f"error      {status['error'].get('type')}: {status['error'].get('message')}", file=out
+    snapshot = _snapshot(root, status)
+    console = Console(file=out, width=120)
+    if snapshot is None:
+        console.print(f"job {args.job}: {status.get('status')} (no snapshot; logs: {root})")
+        return EXIT_OK
+    console.print(progress_table(snapshot, title="status"))
+    evaluators = Table(title="evaluators")
+    for column in ("id", "host", "phase", "contexts", "activity", "uptime s"):
+        evaluators.add_column(column)
+    for e in snapshot["evaluators"]:
+        evaluators.add_row(
+            e["id"],
+            e["host"],
+            e["phase"],
+            " > ".join(e["contexts"]),
+            e["activity"] or "",
+            f"{e['uptime_seconds']:.1f}",
         )
-    print(f"evaluators {len(evaluators)}", file=out)
-    print(f"logs       {root}", file=out)
+    console.print(evaluators)
     return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
+    root = _job_dir(args.job)
+    status = _status(root) or {}
+    if status.get("status") == "RUNNING" and status.get("status_url"):
+        try:
+            with urllib.request.urlopen(status["status_url"] + "api/profile", timeout=5) as r:
+                out.write(r.read().decode())
+                return EXIT_OK
+        except OSError:
+            pass  # gone meanwhile: show what it left
+    path = os.path.join(root, "profile.txt")
+    if not os.path.exists(path):
+        raise UsageError(f"job {args.job} has no profile yet (its driver did not answer)")
+    with open(path, encoding="utf-8") as f:
+        out.write(f.read())
+    return EXIT_OK
+
+
+def _log_paths(root: str, evaluator: str | None) -> list[str]:
+    folder = os.path.join(root, "evaluators")
+    if evaluator:
+        path = os.path.join(folder, evaluator, "evaluator.log")
+        if not os.path.isdir(os.path.join(folder, evaluator)):
+            known = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+            raise UsageError(f"job has no evaluator {evaluator!r} (evaluators: {known})")
+        return [path]
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return [os.path.join(root, "driver.log")] + [
+        os.path.join(folder, e, "evaluator.log") for e in names
+    ]
 
 
 def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     root = _job_dir(args.job)
-    if args.evaluator:
-        paths = [os.path.join(root, "evaluators", args.evaluator, "evaluator.log")]
-    else:
-        folder = os.path.join(root, "evaluators")
-        paths = [os.path.join(root, "driver.log")] + [
-            os.path.join(folder, e, "evaluator.log") for e in sorted(os.listdir(folder))
-        ]
-    for path in paths:
-        if not os.path.exists(path):
-            raise UsageError(f"no log at {path}")
-        print(f"==> {path} <==", file=out)
-        with open(path, errors="replace") as f:
-            out.write(f.read())
-    return EXIT_OK
+    offsets: dict[str, int] = {}
+    while True:
+        for path in _log_paths(root, args.evaluator):
+            if not os.path.exists(path):
+                continue
+            with open(path, errors="replace") as f:
+                f.seek(offsets.get(path, 0))
+                text = f.read()
+                offsets[path] = f.tell()
+            if text:
+                if not args.follow or len(offsets) > 1:
+                    print(f"==> {path} <==", file=out)
+                out.write(text)
+                out.flush()
+        if not args.follow or (_status(root) or {}).get("status") != "RUNNING":
+            return EXIT_OK
+        time.sleep(0.2)  # following files: there is nothing to wait on but time
+
+
+def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        with open(args.record, encoding="utf-8") as f:
+            record = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read the job record {args.record!r}: {e}") from None
+    if not isinstance(record, dict) or record.get("reef.job-record") != 1:
+        raise UsageError(f"{args.record!r} is not a job record written by reef")
+    driver_info = record.get("driver") or {}
+    if not driver_info.get("class"):
+        why = driver_info.get("why_not_rerunnable", "it names no driver class")
+        raise UsageError(f"the job in {args.record!r} cannot be run again: {why}")
+    _, _, name = driver_info["class"].partition(":")
+    target = (
+        f"{driver_info['script']}:{name}" if driver_info.get("script") else driver_info["class"]
+    )
+    driver, _ = load_driver(target)
+    configuration = Configuration.from_yaml(record.get("configuration") or "reef.tang: 1\n")
+    runtime = _runtime_from(record.get("runtime") or {})
+    return run_job(
+        driver,
+        configuration=configuration,
+        runtime=runtime,
+        timeout=args.timeout,
+        quiet=args.quiet,
+        out=out,
+    )
+
+
+def _runtime_from(description: dict[str, Any]) -> str | Runtime:
+    name = description.get("name", "local")
+    if name != "local":
+        return str(name)
+    settings = {
+        key: description[key]
+        for key in ("max_evaluators", "default_memory_mb", "default_cores", "kill_grace")
+        if key in description
+    }
+    return LocalRuntime(**settings)
 
 
 def cmd_kill(args: argparse.Namespace, out: TextIO) -> int:
@@ -224,7 +416,13 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("--runtime", default="local", choices=["local", "yarn"])
     run_p.add_argument("--set", action="append", default=[], metavar="Name=value")
     run_p.add_argument("--timeout", type=float, default=None, help="kill the job after S seconds")
+    run_p.add_argument("--quiet", action="store_true", help="no progress display, no summary")
     run_p.set_defaults(func=cmd_run)
+    rerun_p = sub.add_parser("rerun", help="run a recorded job again (from its job-record.yaml)")
+    rerun_p.add_argument("record", help="a job-record.yaml")
+    rerun_p.add_argument("--timeout", type=float, default=None)
+    rerun_p.add_argument("--quiet", action="store_true")
+    rerun_p.set_defaults(func=cmd_rerun)
     check_p = sub.add_parser("check", help="check a driver's configuration, start nothing")
     check_p.add_argument("target", help="SCRIPT_OR_MODULE:DriverClass")
     check_p.add_argument("--set", action="append", default=[], metavar="Name=value")
@@ -235,7 +433,11 @@ def parser() -> argparse.ArgumentParser:
     logs_p = sub.add_parser("logs", help="a job's logs")
     logs_p.add_argument("job")
     logs_p.add_argument("--evaluator", default=None)
+    logs_p.add_argument("--follow", "-f", action="store_true", help="until the job ends")
     logs_p.set_defaults(func=cmd_logs)
+    profile_p = sub.add_parser("profile", help="the Wake stage report of a job")
+    profile_p.add_argument("job")
+    profile_p.set_defaults(func=cmd_profile)
     kill_p = sub.add_parser("kill", help="kill a running job")
     kill_p.add_argument("job")
     kill_p.set_defaults(func=cmd_kill)

@@ -22,10 +22,12 @@ from typing import Any
 from reef.common._wire import local_error
 from reef.driver._core import PROVIDED, DriverCore, JobStatus
 from reef.driver._declare import Driver
-from reef.errors import RemoteError
+from reef.driver._record import RECORD_FILE, write_record
+from reef.errors import ConfigurationError, Problem, RemoteError
 from reef.runtime._api import JobPaths, Runtime
 from reef.runtime.local import LocalRuntime
 from reef.tang import Configuration, NamedParameter
+from reef.tang._bindings import check_parameters
 
 __all__ = ["Job", "JobResult", "JobStatus", "reef_home", "run", "submit"]
 
@@ -73,7 +75,15 @@ class Job:
             logging.getLogger("reef").removeHandler(self._handler)
             self._handler.close()
             raise
-        _write_status(core.paths.root, {"id": self.id, "status": "RUNNING", "pid": os.getpid()})
+        _write_status(
+            core.paths.root,
+            {
+                "id": self.id,
+                "status": "RUNNING",
+                "pid": os.getpid(),
+                "status_url": core.status_url,
+            },
+        )
         self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
         self._thread.start()
 
@@ -88,6 +98,7 @@ class Job:
         finally:
             try:
                 core.shutdown()
+                _write_final_files(core)
             finally:
                 outcome = core.outcome
                 self._result = JobResult(
@@ -133,6 +144,15 @@ class Job:
         """The driver's messages so far."""
         return list(self._core.outcome.messages)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The job as its status page shows it: evaluators, activities, Wake stages."""
+        return self._core.snapshot()
+
+    @property
+    def status_url(self) -> str:
+        """The address of the job's status page ('' when it has none)."""
+        return self._core.status_url
+
     def __repr__(self) -> str:
         return f"<reef.Job {self.id} {self.status().value}>"
 
@@ -147,6 +167,19 @@ def _job_log_handler(root: str) -> logging.Handler:
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     return handler
+
+
+def _write_final_files(core: DriverCore) -> None:
+    """What ``reef status``, ``reef profile`` and ``reef rerun`` read once a job has ended."""
+    root = core.paths.root
+    try:
+        with open(os.path.join(root, "final-status.json"), "w", encoding="utf-8") as f:
+            json.dump(core.snapshot(), f, indent=1)
+        with open(os.path.join(root, "profile.txt"), "w", encoding="utf-8") as f:
+            f.write(core.registry.text_report())
+        write_record(core, os.path.join(root, RECORD_FILE))
+    except OSError as e:
+        _log.warning("cannot write the final files of job %s: %s", core.job_id, e)
 
 
 def _status_document(result: JobResult) -> dict[str, Any]:
@@ -179,6 +212,31 @@ def _resolve_runtime(runtime: str | Runtime) -> Runtime:
     raise ValueError(f"runtime={runtime!r}: use 'local', 'yarn' or a reef.runtime object")
 
 
+def driver_configuration(
+    driver: type[Driver],
+    parameters: Mapping[type[NamedParameter[Any]], Any] | None = None,
+    configuration: Configuration | None = None,
+) -> Configuration:
+    """The driver's configuration, checked: every problem of the values given *and* of the
+    driver's injection plan is reported in one ``ConfigurationError``."""
+    extra: object = configuration
+    if extra is not None and not isinstance(extra, Configuration):
+        kind = type(extra).__name__
+        raise TypeError(f"configuration= takes a reef.tang.Configuration, got {kind}")
+    problems: list[Problem] = []
+    valid = check_parameters(parameters or {}, problems)
+    conf = Configuration(parameters=valid)
+    if configuration is not None:
+        conf = conf.merge(configuration)
+    existing = dict.fromkeys(PROVIDED, "provided")
+    # a parameter given with a bad value is reported once, not again as missing
+    existing.update(dict.fromkeys(set(parameters or {}) - set(valid), "given"))
+    problems.extend(conf.plan_result(driver, existing).problems)
+    if problems:
+        raise ConfigurationError.of(problems)
+    return conf
+
+
 def submit(
     driver: type[Driver],
     *,
@@ -195,14 +253,7 @@ def submit(
         isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
     ):
         raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0, or None")
-    conf = Configuration(parameters=parameters or {})
-    extra: object = configuration
-    if extra is not None:
-        if not isinstance(extra, Configuration):
-            kind = type(extra).__name__
-            raise TypeError(f"configuration= takes a reef.tang.Configuration, got {kind}")
-        conf = conf.merge(extra)
-    conf.check(driver, provided=PROVIDED)
+    conf = driver_configuration(driver, parameters, configuration)
     chosen = _resolve_runtime(runtime)
     job_id = _new_job_id(driver)
     root = os.path.join(reef_home(), "jobs", job_id)

@@ -18,9 +18,14 @@ This module is a leaf: it imports only the standard library, so every layer may 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
+import inspect
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class ReefError(Exception):
@@ -41,17 +46,59 @@ class Problem:
     """One configuration problem: its category, where it was found and what is wrong.
 
     ``path`` locates the problem, e.g. ``Job -> FileStore(path)`` for the parameter ``path`` of
-    ``FileStore`` reached from the root ``Job``; ``hint`` says how to fix it when we know.
+    ``FileStore`` reached from the root ``Job``; ``message`` says what was expected and what was
+    given; ``hint`` says how to fix it when we know; ``subject`` is the parameter, class or
+    constructor at fault, and ``declared`` where it is declared (``file.py:12``).
     """
 
     category: Category
     path: str
     message: str
     hint: str | None = None
+    subject: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def declared(self) -> str | None:
+        """``file:line`` where the subject is declared, when it is known."""
+        return declared_at(self.subject) if self.subject is not None else None
+
+    def at(self, path: str) -> Problem:
+        """The same problem, found at another path."""
+        return dataclasses.replace(self, path=path)
 
     def __str__(self) -> str:
         text = f"[{self.category.value}] {self.path}: {self.message}"
+        declared = self.declared
+        if declared:
+            text += f" [declared at {declared}]"
         return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+@functools.lru_cache(maxsize=1024)
+def _declared_at(obj: object) -> str | None:
+    try:
+        target: Any = inspect.unwrap(obj)  # type: ignore[arg-type]
+        path = inspect.getsourcefile(target)
+        _, line = inspect.getsourcelines(target)
+    except (TypeError, OSError, IndexError):
+        return None
+    if not path:
+        return None
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        shown = path
+    if shown.startswith(".." + os.sep + ".."):
+        shown = path
+    return f"{shown}:{line}"
+
+
+def declared_at(obj: object) -> str | None:
+    """``file:line`` of a class's or function's declaration (``None`` if unknown)."""
+    try:
+        return _declared_at(obj)
+    except TypeError:  # unhashable
+        return None
 
 
 class ConfigurationError(ReefError):

@@ -10,6 +10,9 @@ from reef.common._settings import (
     HeartbeatPeriod,
     MaxMessageBytes,
     RegistrationTimeout,
+    StatusHost,
+    StatusPage,
+    StatusPort,
 )
 
 __all__ = [
@@ -19,4 +22,7 @@ __all__ = [
     "HeartbeatPeriod",
     "MaxMessageBytes",
     "RegistrationTimeout",
+    "StatusHost",
+    "StatusPage",
+    "StatusPort",
 ]

@@ -44,3 +44,21 @@ class MaxMessageBytes(NamedParameter[int]):
     """The largest message (activity result, memento, message) the control plane carries."""
 
     default = 512 * 1024 * 1024
+
+
+class StatusPage(NamedParameter[bool]):
+    """Serve the job's status page, JSON API and Prometheus metrics over HTTP from the driver."""
+
+    default = True
+
+
+class StatusHost(NamedParameter[str]):
+    """The address the status page listens on (loopback unless told otherwise)."""
+
+    default = "127.0.0.1"
+
+
+class StatusPort(NamedParameter[int]):
+    """The port of the status page (0: any free port; the job's status.json says which)."""
+
+    default = 0

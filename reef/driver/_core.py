@@ -48,8 +48,10 @@ from reef.driver._events import (
     StopTime,
     SuspendedActivity,
 )
+from reef.driver._observe import JobObserver
 from reef.driver._requestor import Clock, EvaluatorRequest, EvaluatorRequestor, JobMessenger
 from reef.driver._state import EvaluatorManager, Phase
+from reef.driver._status import StatusServer
 from reef.driver._submission import ActivityConfiguration, Checker, ContextConfiguration
 from reef.errors import RemoteError, StageClosedError, StateError
 from reef.proto import control_pb2 as pb
@@ -197,14 +199,36 @@ class DriverCore:
         self._clock = RealClock(name="reef-driver-clock")
         self._internal_clock = RealClock(name="reef-driver-internal")
         self._ticker: TimerStage | None = None
+        self.observer = JobObserver()
+        self.status_url = ""
+        self._status_page: StatusServer | None = None
+        if injector.get_named_parameter(_settings.StatusPage):
+            self._status_page = StatusServer(
+                self,
+                injector.get_named_parameter(_settings.StatusHost),
+                injector.get_named_parameter(_settings.StatusPort),
+            )
+            self.status_url = self._status_page.url
         self.requestor = EvaluatorRequestor(self._request)
         self.messenger = JobMessenger(self._send_to_client)
         self.clock = Clock(self._clock, lambda fn: self._post(_Call(fn)))
+
+    @property
+    def driver_class(self) -> type[Driver]:
+        """The job's driver class."""
+        return self._driver_class
+
+    @property
+    def configuration(self) -> Configuration:
+        """The driver's configuration."""
+        return self._configuration
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start serving and fire ``StartTime`` (asynchronously)."""
+        if self._status_page is not None:
+            self._status_page.start()
         self._server.start()
         self.runtime.start(self, self.paths)
         self._ticker = TimerStage(
@@ -238,23 +262,53 @@ class DriverCore:
         self.runtime.stop()
         self._server.stop()
         self._dispatcher.close()
+        if self._status_page is not None:
+            self._status_page.stop()
 
     def client_message(self, data: bytes) -> None:
         """A message from the client for the driver's ``ClientMessage`` handler."""
         self._post(_Fire(ClientMessage(bytes(data))))
 
-    def status(self) -> dict[str, Any]:
-        """A snapshot for status displays."""
+    def snapshot(self) -> dict[str, Any]:
+        """The job as status displays show it: evaluators, activities, Wake stages (JSON-ready).
+        Taken on demand only: when nobody asks, it costs nothing."""
         with self._lock:
-            phases: dict[str, int] = {}
-            for manager in self._evaluators.values():
-                phases[manager.phase.value] = phases.get(manager.phase.value, 0) + 1
-            return {
+            now = time.monotonic()
+            evaluators = [
+                {
+                    "id": m.id,
+                    "phase": m.phase.value,
+                    "host": m.host or m.placement.host,
+                    "pid": m.pid,
+                    "memory_mb": m.placement.memory_mb,
+                    "cores": m.placement.cores,
+                    "contexts": [c.id for c in m.contexts],
+                    "activity": m.activity.id if m.activity else None,
+                    "uptime_seconds": now - m.launched_at,
+                    "rss_mb": m.rss_bytes / 2**20 if m.rss_bytes else None,
+                    "log": m.placement.log_path,
+                }
+                for m in self._evaluators.values()
+            ]
+            error = self.outcome.error
+            snapshot: dict[str, Any] = {
                 "job": self.job_id,
+                "driver": self._driver_class.__qualname__,
                 "state": self.outcome.state.value,
+                "error": None
+                if error is None
+                else {"type": error.type_name, "message": error.message, "ids": error.ids},
+                "started": self.observer.started,
+                "elapsed_seconds": time.time() - self.observer.started,
+                "runtime": {k: _jsonable(v) for k, v in self.runtime.describe().items()},
                 "outstanding_requests": self._outstanding,
-                "evaluators": phases,
+                "evaluators": evaluators,
+                "activities": self.observer.activities(),
+                "messages": len(self.outcome.messages),
+                "log_dir": self.paths.root,
             }
+        snapshot["stages"] = [s.as_dict() for s in self.registry.snapshot()]
+        return snapshot
 
     # -- the dispatcher -------------------------------------------------------------------------
 
@@ -358,6 +412,7 @@ class DriverCore:
             raise _JobFailed(local_error(e)) from e
 
     def _fire(self, event: object) -> None:
+        self.observer.observe(event)
         name = self._handlers.get(type(event))
         if name is not None:
             assert self._driver is not None
@@ -559,6 +614,9 @@ class DriverCore:
                 else None
             )
             self._send(evaluator_id, manager.add_context(parent_id, checked, checked_activity))
+            self.observer.shipped_context(evaluator_id, parent_id, checked)
+            if checked_activity is not None:
+                self.observer.shipped_activity(evaluator_id, checked.id, checked_activity)
 
     def submit_activity(
         self, evaluator_id: str, context_id: str | None, activity: ActivityConfiguration
@@ -575,6 +633,7 @@ class DriverCore:
                 raise StateError(f"evaluator {evaluator_id} has no context {context_id!r}")
             checked = self._checker.activity(record.effective, record.stack_services, activity)
             self._send(evaluator_id, manager.start_activity(context_id, checked), hot=True)
+            self.observer.shipped_activity(evaluator_id, context_id, checked)
 
     def close_context(self, evaluator_id: str, context_id: str) -> None:
         with self._lock:
@@ -686,6 +745,10 @@ class DriverCore:
             self.outcome.messages.append(data)
         if self._on_message is not None:
             self._on_message(data)
+
+
+def _jsonable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
 def _main_script(driver_class: type) -> str | None:

@@ -185,6 +185,8 @@ class Checker:
                             Category.CLASS_HIERARCHY,
                             where,
                             f"{cls.__qualname__} does not implement run(memento)",
+                            "define run(self, memento: bytes | None) -> bytes | None",
+                            subject=cls,
                         )
                     )
                 try:
@@ -262,6 +264,7 @@ def _merge(where: str, parent: Configuration, own: Configuration) -> Configurati
                     p.message,
                     "a context or activity refines what the contexts below it bind; it cannot "
                     "bind the same parameter or interface to something else",
+                    subject=p.subject,
                 )
                 for p in e.problems
             ]
@@ -269,4 +272,4 @@ def _merge(where: str, parent: Configuration, own: Configuration) -> Configurati
 
 
 def _within(where: str, problems: Sequence[Problem]) -> list[Problem]:
-    return [Problem(p.category, f"{where}: {p.path}", p.message, p.hint) for p in problems]
+    return [p.at(f"{where}: {p.path}") for p in problems]

@@ -53,12 +53,20 @@ def check_implementations(given: Mapping[Any, Any], problems: list[Problem]) -> 
             try:
                 target = resolve(target)
             except ResolveError as e:
-                problems.append(Problem(Category.NAME_RESOLUTION, where, f"{impl!r}: {e}"))
+                problems.append(
+                    Problem(Category.NAME_RESOLUTION, where, f"{impl!r}: {e}", subject=iface)
+                )
                 continue
         why = implements(target, iface)
         if why is not None:
             problems.append(
-                Problem(Category.BIND, where, f"cannot be bound to {show(target)}: {why}")
+                Problem(
+                    Category.BIND,
+                    where,
+                    f"cannot be bound to {show(target)}: {why}",
+                    f"bind {describe(iface)} to a class that implements it",
+                    subject=iface,
+                )
             )
             continue
         out[iface] = target
@@ -101,7 +109,9 @@ def check_parameter_value(param: Any, value: Any, problems: list[Problem], where
             try:
                 value = resolve(value)
             except ResolveError as e:
-                problems.append(Problem(Category.NAME_RESOLUTION, name, f"{value!r}: {e}"))
+                problems.append(
+                    Problem(Category.NAME_RESOLUTION, name, f"{value!r}: {e}", subject=param)
+                )
                 return INVALID
         why = implements(value, tp)
         if why is not None:
@@ -110,6 +120,7 @@ def check_parameter_value(param: Any, value: Any, problems: list[Problem], where
                     Category.BIND,
                     name,
                     f"expects an implementation of {describe(tp)}, got {show(value)}: {why}",
+                    subject=param,
                 )
             )
             return INVALID
@@ -117,6 +128,14 @@ def check_parameter_value(param: Any, value: Any, problems: list[Problem], where
     try:
         checked = coerce(value, tp)
     except ValueTypeError as e:
-        problems.append(Problem(Category.BIND, name, str(e)))
+        problems.append(
+            Problem(
+                Category.BIND,
+                name,
+                str(e),
+                f"give {describe(param)} a {describe(tp)}",
+                subject=param,
+            )
+        )
         return INVALID
     return thaw(checked)

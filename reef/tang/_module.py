@@ -157,7 +157,9 @@ class ConfigurationModuleBuilder:
         problems: list[Problem] = []
 
         def hierarchy(message: str, hint: str | None = None) -> list[Problem]:
-            problems.append(Problem(Category.CLASS_HIERARCHY, label, message, hint))
+            problems.append(
+                Problem(Category.CLASS_HIERARCHY, label, message, hint, subject=type(self))
+            )
             return problems
 
         key, target = bind.key, bind.target
@@ -202,7 +204,7 @@ class ConfigurationModuleBuilder:
             return problems
         if bind.implementation:
             check_implementations({key: target}, problems)
-            return [Problem(p.category, label, p.message, p.hint) for p in problems]
+            return [p.at(label) for p in problems]
         check_parameter_value(key, target, problems, where=label)
         if not is_value_type(target_type) and isinstance(target, type):
             for p in constructor_params(target)[1]:
@@ -284,6 +286,7 @@ class ConfigurationModule:
                         repr(slot),
                         "required option not set",
                         f"call .set({slot!r}, ...) before build()",
+                        subject=slot.owner,
                     )
                 )
         impls: dict[Any, Any] = {}
@@ -303,7 +306,7 @@ class ConfigurationModule:
             if bind.implementation:
                 found: list[Problem] = []
                 checked = check_implementations({bind.key: target}, found)
-                problems.extend(Problem(p.category, where, p.message, p.hint) for p in found)
+                problems.extend(p.at(where) for p in found)
                 impls.update(checked)
                 if found:
                     pending.add(bind.key)

@@ -92,6 +92,8 @@ def _resolve_forward(cls: type, ref: typing.ForwardRef) -> Any:
                     Category.CLASS_HIERARCHY,
                     _np_name(cls),
                     f"cannot resolve its type {ref.__forward_arg__!r}: {e}",
+                    "the type must be importable from the parameter's module",
+                    subject=cls,
                 )
             ]
         ) from None
@@ -106,7 +108,7 @@ def _check_declaration(cls: type[NamedParameter[Any]]) -> list[Problem]:
     name = _np_name(cls)
 
     def problem(message: str, hint: str | None = None) -> Problem:
-        return Problem(Category.CLASS_HIERARCHY, name, message, hint)
+        return Problem(Category.CLASS_HIERARCHY, name, message, hint, subject=cls)
 
     problems: list[Problem] = []
     for base in cls.__mro__[1:]:

@@ -66,7 +66,7 @@ def constructor_params(cls: type) -> tuple[tuple[Param, ...], list[Problem]]:
     problems: list[Problem] = []
 
     def problem(where: str, message: str, hint: str | None = None) -> None:
-        problems.append(Problem(Category.CLASS_HIERARCHY, where, message, hint))
+        problems.append(Problem(Category.CLASS_HIERARCHY, where, message, hint, subject=init))
 
     init = typing.cast(Any, cls).__init__
     if init is object.__init__:
@@ -351,6 +351,7 @@ class Planner:
                     "constructor cycle: " + " -> ".join(describe(k) for k in cycle),
                     "break it with ProviderOf[X] (InjectionFuture[X]) on one parameter of the "
                     "cycle",
+                    subject=key,
                 )
             )
             return None
@@ -362,8 +363,8 @@ class Planner:
         self.memo[key] = node
         return node
 
-    def _missing(self, where: str, message: str, hint: str) -> None:
-        self.problems.append(Problem(Category.INJECTION, where, message, hint))
+    def _missing(self, where: str, message: str, hint: str, subject: object = None) -> None:
+        self.problems.append(Problem(Category.INJECTION, where, message, hint, subject=subject))
 
     def _resolve(self, key: Any, via: str, where: str) -> Node | None:
         if isinstance(key, type) and issubclass(key, NamedParameter):
@@ -374,7 +375,9 @@ class Planner:
             impl, why = default_implementation_of(key)
             reason = "default implementation"
             if why is not None:
-                self.problems.append(Problem(Category.CLASS_HIERARCHY, describe(key), why))
+                self.problems.append(
+                    Problem(Category.CLASS_HIERARCHY, describe(key), why, subject=key)
+                )
                 return None
         if impl is not None:
             if impl is key:
@@ -394,6 +397,7 @@ class Planner:
                 f"no implementation bound for {describe(key)}{kind}",
                 f"bind one with implementations={{{describe(key)}: SomeImpl}}"
                 + (" or declare @default_implementation(SomeImpl) on it" if kind else ""),
+                subject=key if isinstance(key, type) else None,
             )
             return None
         return self._build(key, via)
@@ -410,6 +414,7 @@ class Planner:
                 where,
                 f"named parameter {describe(np)} has no value and no default",
                 f"set it: parameters={{{describe(np)}: SomeImpl}}",
+                subject=np,
             )
             return None
         target = self.resolve(impl, via, where)
@@ -419,9 +424,7 @@ class Planner:
         path = f"{via} -> {describe(cls)}" if via else describe(cls)
         params, problems = constructor_params(cls)
         if problems:
-            self.problems.extend(
-                Problem(p.category, _prefix(path, p.path, cls), p.message, p.hint) for p in problems
-            )
+            self.problems.extend(p.at(_prefix(path, p.path, cls)) for p in problems)
             return None
         args: list[tuple[Param, Node]] = []
         feasible = True
@@ -476,6 +479,7 @@ class Planner:
             f"named parameter {describe(np)} has no value and no default",
             f"set it: parameters={{{describe(np)}: ...}} (it is "
             f"NamedParameter[{describe(np.value_type())}])",
+            subject=np,
         )
         return None
 

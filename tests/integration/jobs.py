@@ -215,3 +215,60 @@ class Quiet(reef.Activity):
         if not self.close_requested.wait(30):
             return b"never closed"
         return b"closed"
+
+
+class Holding(Logging):
+    """Keeps a silent activity running on each evaluator until the client sends ``stop``."""
+
+    running: dict[str, reef.RunningActivity]
+
+    @reef.on(reef.AllocatedEvaluator)
+    def allocated(self, ev: reef.AllocatedEvaluator) -> None:
+        ev.submit_context_and_activity(
+            reef.ContextConfiguration(id=f"ctx-{ev.id}", services=[Counter]),
+            reef.ActivityConfiguration(id=f"hold-{ev.id}", activity=Quiet),
+        )
+
+    @reef.on(reef.RunningActivity)
+    def started(self, act: reef.RunningActivity) -> None:
+        if not hasattr(self, "running"):
+            self.running = {}
+        self.running[act.id] = act
+
+    @reef.on(reef.ClientMessage)
+    def stop_all(self, _: reef.ClientMessage) -> None:
+        for act in self.running.values():
+            act.close()
+
+    @reef.on(reef.CompletedActivity)
+    def completed(self, done: reef.CompletedActivity) -> None:
+        self.note("CompletedActivity", done.id)
+        done.context.close()
+
+
+class Deterministic(Logging):
+    """One evaluator, a context with a service, three activities with parameters: the same
+    configurations every run."""
+
+    @reef.on(reef.AllocatedEvaluator)
+    def allocated(self, ev: reef.AllocatedEvaluator) -> None:
+        ev.submit_context(reef.ContextConfiguration(id="root", services=[Counter]))
+
+    @reef.on(reef.ActiveContext)
+    def active(self, ctx: reef.ActiveContext) -> None:
+        ctx.submit_activity(
+            reef.ActivityConfiguration(id="r-1", activity=NeedsRounds, parameters={Rounds: 1})
+        )
+
+    @reef.on(reef.CompletedActivity)
+    def completed(self, done: reef.CompletedActivity) -> None:
+        n = int(done.result or b"0")
+        self.note("CompletedActivity", done.id, n)
+        if n < 3:
+            done.context.submit_activity(
+                reef.ActivityConfiguration(
+                    id=f"r-{n + 1}", activity=NeedsRounds, parameters={Rounds: n + 1}
+                )
+            )
+        else:
+            done.context.close()

@@ -68,22 +68,33 @@ def test_usage_errors_say_what_to_do(
     assert fragment in capsys.readouterr().err
 
 
-def test_run_status_and_logs(reef_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_status_profile_and_logs(reef_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = reef("run", f"{EXAMPLES}/hello.py:HelloDriver", "--set", "Greeting=Bonjour")
     assert code == cli.EXIT_OK
     assert out.startswith("Bonjour from evaluator pid ")
     job_id = next((reef_home / "jobs").iterdir()).name
-    assert f"job {job_id}: SUCCEEDED" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"job {job_id}: SUCCEEDED" in err
+    assert "1 completed, 0 failed" in err  # the summary
     code, out = reef("status", job_id)
     assert code == cli.EXIT_OK
-    assert "status     SUCCEEDED" in out
-    assert "evaluators 1" in out
+    assert "state       SUCCEEDED" in out
+    assert "0 requested, 0 launching, 0 running, 1 done, 0 failed" in out
+    assert "evaluator-1" in out
+    code, out = reef("profile", job_id)
+    assert code == cli.EXIT_OK
+    assert "driver.dispatch" in out
     code, out = reef("logs", job_id)
     assert "driver.log <==" in out
     assert "evaluator-1/evaluator.log <==" in out
     assert "registered with" in out
-    code, out = reef("logs", job_id, "--evaluator", "evaluator-1")
+    code, out = reef("logs", job_id, "--evaluator", "evaluator-1", "--follow")
+    assert code == cli.EXIT_OK  # an ended job: follow prints what there is and returns
     assert "driver.log" not in out
+    assert "registered with" in out
+    code, _ = reef("logs", job_id, "--evaluator", "evaluator-9")
+    assert code == cli.EXIT_USAGE
+    assert "no evaluator 'evaluator-9' (evaluators: ['evaluator-1'])" in capsys.readouterr().err
 
 
 def test_kill_stops_a_job_run_from_another_process(reef_home: Path) -> None:
