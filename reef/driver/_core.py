@@ -190,6 +190,7 @@ class DriverCore:
             deliver=self._post,
             deliver_hot=self._post_or_run,
             welcome=self._welcome,
+            host=runtime.driver_host,
             fast_path=fast_path,
             max_message_bytes=self._max_message,
         )

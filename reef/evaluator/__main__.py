@@ -1,25 +1,68 @@
-"""``python -m reef.evaluator [--bootstrap bootstrap.json]``: an evaluator process.
+"""``python -m reef.evaluator [--bootstrap bootstrap.json | --from-env]``: an evaluator process.
 
 Started by a runtime in the evaluator's own directory, next to its bootstrap document and its
-credentials. Exit codes: 0 clean, 2 bad bootstrap, 3 no driver to register with, 4 lost driver.
+credentials; or, where a runtime can pass only environment variables (YARN containers), with
+``--from-env``: ``REEF_EVALUATOR_FILES`` (JSON: file name -> base64 content) is written into the
+working directory first, readable by the owner only. Exit codes: 0 clean, 2 bad bootstrap, 3 no
+driver to register with, 4 lost driver.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import json
 import logging
 import os
 import sys
 
 from reef.common._bootstrap import BOOTSTRAP_FILE, Bootstrap, BootstrapError
+from reef.common._tls import write_private
 from reef.evaluator._runtime import EXIT_BOOTSTRAP, Evaluator
 from reef.tang import use_main_script
+
+FILES_VARIABLE = "REEF_EVALUATOR_FILES"
+
+
+def write_files_from_env(text: str) -> None:
+    """Write the files a runtime passed in the environment into the working directory."""
+    if not text:
+        raise BootstrapError(f"--from-env, but {FILES_VARIABLE} is empty")
+    try:
+        files = json.loads(text)
+        if not isinstance(files, dict):
+            raise ValueError("not a JSON object")
+        decoded = {str(k): base64.b64decode(v, validate=True) for k, v in files.items()}
+    except (ValueError, TypeError, binascii.Error) as e:
+        raise BootstrapError(f"{FILES_VARIABLE} is malformed: {e}") from None
+    for name, content in decoded.items():
+        if os.path.basename(name) != name or name in ("", ".", ".."):
+            raise BootstrapError(f"{FILES_VARIABLE} names a file outside the directory: {name!r}")
+        if os.path.exists(name):
+            os.remove(name)  # a restarted container: the driver's copy wins
+        write_private(name, content)
+
+
+def _local_script(bootstrap: Bootstrap) -> str:
+    """Where the driver's main script is here: as the runtime says, else at its recorded path,
+    else next to this evaluator (runtimes that ship it into the container's directory)."""
+    assert bootstrap.main_script is not None
+    if bootstrap.main_script_here:
+        return bootstrap.main_script_here
+    if os.path.isfile(bootstrap.main_script):
+        return bootstrap.main_script
+    shipped = os.path.abspath(os.path.basename(bootstrap.main_script))
+    return shipped if os.path.isfile(shipped) else bootstrap.main_script
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one evaluator; the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m reef.evaluator")
     parser.add_argument("--bootstrap", default=BOOTSTRAP_FILE, help="the bootstrap document")
+    parser.add_argument(
+        "--from-env", action="store_true", help="write the files of REEF_EVALUATOR_FILES first"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -27,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
     )
     try:
+        if args.from_env:
+            write_files_from_env(os.environ.get(FILES_VARIABLE, ""))
         with open(args.bootstrap, "rb") as f:
             bootstrap = Bootstrap.from_json(f.read())
     except (OSError, BootstrapError) as e:
@@ -35,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().setLevel(bootstrap.log_level)
     sys.path[:0] = [p for p in bootstrap.python_path if p not in sys.path]
     if bootstrap.main_script:
-        use_main_script(
-            bootstrap.main_script_here or bootstrap.main_script, recorded=bootstrap.main_script
-        )
+        use_main_script(_local_script(bootstrap), recorded=bootstrap.main_script)
     return Evaluator(bootstrap, os.getcwd()).run()
 
 

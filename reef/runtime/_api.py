@@ -94,6 +94,8 @@ class ContainerExit:
         # A signal first: a process that a signal ended "exited" with no code.
         if self.signal is not None:
             text = f"was killed by signal {self.signal}"
+        elif self.kind is ExitKind.EXITED and self.code is None:
+            text = "failed"  # the resource manager did not say how (YARN gives no exit code)
         elif self.kind is ExitKind.EXITED:
             text = f"exited with code {self.code}"
         else:
@@ -136,6 +138,12 @@ class Runtime(abc.ABC):
     """A resource manager: starts evaluator processes and reports how they end."""
 
     name: str = "runtime"
+
+    @property
+    def driver_host(self) -> str:
+        """The address the driver's control plane listens on, reachable from every evaluator
+        (loopback when evaluators run on the driver's machine)."""
+        return "127.0.0.1"
 
     @abc.abstractmethod
     def start(self, host: RuntimeHost, paths: JobPaths) -> None:
