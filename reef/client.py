@@ -16,35 +16,23 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from reef.common._job import JobBackend, JobResult, JobStatus
 from reef.common._wire import local_error
-from reef.driver._core import PROVIDED, DriverCore, JobStatus
+from reef.driver._core import PROVIDED, DriverCore, python_path
 from reef.driver._declare import Driver
 from reef.driver._record import RECORD_FILE, write_record
-from reef.errors import ConfigurationError, Problem, RemoteError
+from reef.errors import ConfigurationError, Problem
 from reef.runtime._api import JobPaths, Runtime
 from reef.runtime.local import LocalRuntime
 from reef.tang import Configuration, NamedParameter
 from reef.tang._bindings import check_parameters
+from reef.tang._naming import class_path, main_script_of
 
 __all__ = ["Job", "JobResult", "JobStatus", "reef_home", "run", "submit"]
 
 _log = logging.getLogger("reef.client")
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """How a job ended: its ``status``, the ``error`` that failed it (a ``RemoteError``, with
-    the original type name, message and traceback), the ``messages`` its driver sent with
-    ``JobMessenger.send`` (in order), its ``id`` and ``log_dir`` (driver and evaluator logs)."""
-
-    status: JobStatus
-    error: RemoteError | None
-    messages: list[bytes] = field(default_factory=list)
-    id: str = ""
-    log_dir: str = ""
 
 
 def reef_home() -> str:
@@ -59,6 +47,54 @@ def _new_job_id(driver: type) -> str:
 
 class Job:
     """A running (or finished) job: ``status()``, ``wait()``, ``send(data)``, ``kill()``."""
+
+    def __init__(self, backend: JobBackend) -> None:
+        self._backend = backend
+        self.id = backend.id
+        self.log_dir = backend.log_dir
+
+    def status(self) -> JobStatus:
+        """``RUNNING`` until the job has ended, then how it ended."""
+        return self._backend.status()
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        """Block until the job ends (``TimeoutError`` after ``timeout`` seconds, the job going
+        on)."""
+        result = self._backend.wait(timeout)
+        if result is None:
+            raise TimeoutError(f"job {self.id} is still running after {timeout} s")
+        return result
+
+    def send(self, data: bytes) -> None:
+        """A message for the driver's ``ClientMessage`` handler."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes bytes, got {type(data).__name__}")
+        self._backend.send(bytes(data))
+
+    def kill(self) -> None:
+        """End the job now: every evaluator is killed; the status becomes ``KILLED``."""
+        self._backend.kill()
+
+    @property
+    def messages(self) -> list[bytes]:
+        """The driver's messages so far."""
+        return self._backend.messages()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The job as its status page shows it: evaluators, activities, Wake stages."""
+        return self._backend.snapshot()
+
+    @property
+    def status_url(self) -> str:
+        """The address of the job's status page ('' when it has none)."""
+        return self._backend.status_url
+
+    def __repr__(self) -> str:
+        return f"<reef.Job {self.id} {self.status().value}>"
+
+
+class LocalJob:
+    """A job whose driver runs in this process (the local runtime)."""
 
     def __init__(self, core: DriverCore, timeout: float | None) -> None:
         self._core = core
@@ -80,6 +116,7 @@ class Job:
             {
                 "id": self.id,
                 "status": "RUNNING",
+                "runtime": core.runtime.name,
                 "pid": os.getpid(),
                 "status_url": core.status_url,
             },
@@ -114,47 +151,32 @@ class Job:
                 self._ended.set()
 
     def status(self) -> JobStatus:
-        """``RUNNING`` until the job has ended, then how it ended."""
         result = self._result
         return self._core.outcome.state if result is None else result.status
 
-    def wait(self, timeout: float | None = None) -> JobResult:
-        """Block until the job ends (``TimeoutError`` after ``timeout`` seconds, the job going
-        on)."""
+    def wait(self, timeout: float | None) -> JobResult | None:
         # An Event, not Thread.join: a Ctrl-C that interrupts join() can leave the thread
         # looking finished while it still runs (CPython 3.11).
         if not self._ended.wait(timeout):
-            raise TimeoutError(f"job {self.id} is still running after {timeout} s")
+            return None
         self._thread.join()
-        assert self._result is not None
         return self._result
 
     def send(self, data: bytes) -> None:
-        """A message for the driver's ``ClientMessage`` handler."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"send() takes bytes, got {type(data).__name__}")
-        self._core.client_message(bytes(data))
+        self._core.client_message(data)
 
     def kill(self) -> None:
-        """End the job now: every evaluator is killed; the status becomes ``KILLED``."""
         self._core.kill("killed by the client")
 
-    @property
     def messages(self) -> list[bytes]:
-        """The driver's messages so far."""
         return list(self._core.outcome.messages)
 
     def snapshot(self) -> dict[str, Any]:
-        """The job as its status page shows it: evaluators, activities, Wake stages."""
         return self._core.snapshot()
 
     @property
     def status_url(self) -> str:
-        """The address of the job's status page ('' when it has none)."""
         return self._core.status_url
-
-    def __repr__(self) -> str:
-        return f"<reef.Job {self.id} {self.status().value}>"
 
 
 def _job_log_handler(root: str) -> logging.Handler:
@@ -206,9 +228,9 @@ def _resolve_runtime(runtime: str | Runtime) -> Runtime:
     if runtime == "local":
         return LocalRuntime()
     if runtime == "yarn":
-        raise ValueError(
-            "runtime='yarn' is not available in this version of reef; use runtime='local'"
-        )
+        from reef.runtime.yarn import YarnRuntime  # noqa: PLC0415 - only YARN users need skein
+
+        return YarnRuntime()
     raise ValueError(f"runtime={runtime!r}: use 'local', 'yarn' or a reef.runtime object")
 
 
@@ -255,13 +277,33 @@ def submit(
         raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0, or None")
     conf = driver_configuration(driver, parameters, configuration)
     chosen = _resolve_runtime(runtime)
+    if chosen.remote_driver:
+        return Job(_submit_remote(chosen, driver, conf, timeout))
     job_id = _new_job_id(driver)
     root = os.path.join(reef_home(), "jobs", job_id)
     os.makedirs(root, mode=0o700)
     paths = JobPaths(job_id, root, os.path.join(root, "evaluators"))
     os.makedirs(paths.evaluators, mode=0o700)
     core = DriverCore(driver, conf, chosen, paths)
-    return Job(core, timeout)
+    return Job(LocalJob(core, timeout))
+
+
+def _submit_remote(
+    runtime: Runtime, driver: type[Driver], conf: Configuration, timeout: float | None
+) -> JobBackend:
+    """Send a job to a runtime that runs its driver in the cluster."""
+    try:
+        driver_path = class_path(driver)
+        script = main_script_of(driver)
+    except ValueError as e:
+        raise ValueError(f"{driver.__qualname__} cannot run in a cluster: {e}") from None
+    jobs_root = os.path.join(reef_home(), "jobs")
+    os.makedirs(jobs_root, mode=0o700, exist_ok=True)
+    submit_job = getattr(runtime, "submit_job")  # noqa: B009 - runtimes with remote drivers
+    backend: JobBackend = submit_job(
+        driver_path, script, conf.to_yaml(), jobs_root, timeout, python_path()
+    )
+    return backend
 
 
 def run(

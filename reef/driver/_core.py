@@ -12,7 +12,6 @@ nothing new, the job has succeeded.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 import os
@@ -32,6 +31,7 @@ from reef.common._bootstrap import (
     KEY_FILE,
     Bootstrap,
 )
+from reef.common._job import JobStatus
 from reef.common._wire import local_error, remote_error
 from reef.driver._control import ControlServer, Disconnected, Incoming
 from reef.driver._declare import Driver, handlers_of
@@ -73,15 +73,7 @@ PROVIDED = (EvaluatorRequestor, JobMessenger, Clock)
 """What a driver's constructor may ask for besides its configuration."""
 
 _DISCONNECT_GRACE = 1.0  # seconds to wait for a process exit after a stream breaks
-
-
-class JobStatus(enum.Enum):
-    """Where a job is: ``RUNNING``, or how it ended."""
-
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    KILLED = "KILLED"
+_EXIT_WAIT = 30.0  # seconds a failed evaluator's process may take to be reported gone
 
 
 @dataclass(slots=True)
@@ -458,7 +450,7 @@ class DriverCore:
     def _check_idle(self) -> None:
         if self._finished or self._queued or self._busy > 1 or self._outstanding:
             return
-        if any(not m.terminal for m in self._evaluators.values()):
+        if any(not m.settled for m in self._evaluators.values()):
             return
         if self._clock.pending() or self._queued or self._busy > 1:
             return
@@ -468,7 +460,7 @@ class DriverCore:
             self._stopping_announced = False
             if self._queued or self._busy > 1 or self._outstanding or self._clock.pending():
                 return  # StopTime's handler started something: the driver goes on
-            if any(not m.terminal for m in self._evaluators.values()):
+            if any(not m.settled for m in self._evaluators.values()):
                 return
         self._finish(JobStatus.SUCCEEDED, None)
 
@@ -529,7 +521,9 @@ class DriverCore:
         self._server.forget(evaluator_id)
         if manager is None:
             return
-        for event in manager.exited(exit):
+        events = manager.exited(exit)
+        manager.process_ended = True
+        for event in events:
             self._fire(event)
 
     def _disconnect(self, item: Disconnected) -> None:
@@ -542,6 +536,13 @@ class DriverCore:
     def _tick(self, now: float) -> None:
         for manager in list(self._evaluators.values()):
             if manager.terminal:
+                if not manager.process_ended:
+                    if not manager.ended_at:
+                        manager.ended_at = now
+                    elif now - manager.ended_at > _EXIT_WAIT:
+                        # the runtime never reported the process's end: stop waiting for it
+                        _log.warning("evaluator %s: no end reported by the runtime", manager.id)
+                        manager.process_ended = True
                 continue
             lost_at = self._disconnected.get(manager.id)
             if lost_at is not None and now - lost_at >= _DISCONNECT_GRACE:
@@ -706,7 +707,7 @@ class DriverCore:
             evaluator_id=evaluator_id,
             driver_address=self._server.address,
             main_script=main,
-            python_path=_python_path(),
+            python_path=python_path(),
             log_level=logging.getLevelName(logging.getLogger("reef").getEffectiveLevel()),
             registration_timeout=self._registration_timeout,
         )
@@ -770,7 +771,7 @@ def _main_script(driver_class: type) -> str | None:
     return os.path.abspath(path) if path and os.path.isfile(path) else None
 
 
-def _python_path() -> tuple[str, ...]:
+def python_path() -> tuple[str, ...]:
     """The directories of the user's own code on sys.path (not the interpreter's libraries), so
     that evaluators import what the driver imports."""
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}

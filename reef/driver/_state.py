@@ -101,13 +101,20 @@ class EvaluatorManager:
     last_heard: float = 0.0
     launched_at: float = 0.0
     rss_bytes: int = 0
+    process_ended: bool = False  # the runtime reported the process's end
+    ended_at: float = 0.0  # when it became terminal (time.monotonic())
 
     # -- helpers --------------------------------------------------------------------------------
 
     @property
     def terminal(self) -> bool:
-        """Whether the evaluator is gone for good."""
+        """Whether the evaluator is gone for good (its process may still be ending)."""
         return self.phase in (Phase.DONE, Phase.FAILED)
+
+    @property
+    def settled(self) -> bool:
+        """Whether nothing more can come of this evaluator: gone, and its process ended."""
+        return self.terminal and self.process_ended
 
     @property
     def top(self) -> ContextRecord | None:

@@ -140,6 +140,11 @@ class Runtime(abc.ABC):
     name: str = "runtime"
 
     @property
+    def remote_driver(self) -> bool:
+        """Whether the driver runs elsewhere (in the cluster) rather than in the client."""
+        return False
+
+    @property
     def driver_host(self) -> str:
         """The address the driver's control plane listens on, reachable from every evaluator
         (loopback when evaluators run on the driver's machine)."""

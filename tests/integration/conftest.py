@@ -1,9 +1,11 @@
-"""Integration tier: real evaluator processes on the local runtime. Every job's files go to a
-temporary REEF_HOME; settings are shortened so failures are detected in a second."""
+"""Integration tier: real evaluator processes, on the local runtime and (the ``runtime``
+fixture) on YARN through the skein stand-in. Every job's files go to a temporary REEF_HOME;
+settings are shortened so failures are detected in a second."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,20 @@ def reef_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 FAST = {HeartbeatPeriod: 0.2, EvaluatorTimeout: 2.0}
+
+
+@pytest.fixture(params=["local", "yarn"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The runtime a scenario runs on: the local one, or YARN (the skein stand-in: the driver
+    in an application master process, evaluators in containers)."""
+    if request.param == "local":
+        yield "local"
+        return
+    from reef.runtime.yarn import YarnRuntime
+    from tests.yarn.standin import StandinYarn
+
+    with StandinYarn(tmp_path / "yarn", allocation_delay=0.05) as yarn:
+        yield YarnRuntime(client=yarn.client(), evaluator_sizes=[(128, 1), (512, 1)])
 
 
 def log_of(result: reef.JobResult) -> list[Any]:
