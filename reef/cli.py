@@ -2,8 +2,9 @@
 
 ::
 
-    reef run     SCRIPT_OR_MODULE:DriverClass [--runtime local] [--set Name=value ...]
+    reef run     SCRIPT_OR_MODULE:DriverClass [--runtime local|yarn] [--set Name=value ...]
                  [--timeout S] [--quiet]
+    reef submit  SCRIPT_OR_MODULE:DriverClass [--runtime local|yarn] [--set ...]  (prints the id)
     reef check   SCRIPT_OR_MODULE:DriverClass [--set Name=value ...]
     reef status  JOB_ID
     reef logs    JOB_ID [--evaluator EVALUATOR_ID] [--follow]
@@ -23,6 +24,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -36,9 +38,9 @@ from rich.live import Live
 from rich.table import Table
 
 from reef.client import Job, JobResult, JobStatus, driver_configuration, reef_home, submit
-from reef.driver._core import PROVIDED
+from reef.driver._core import PROVIDED, python_path
 from reef.driver._declare import Driver
-from reef.errors import ConfigurationError, DriverDefinitionError, ReefError
+from reef.errors import ClusterError, ConfigurationError, DriverDefinitionError, ReefError
 from reef.runtime._api import Runtime
 from reef.runtime.local import LocalRuntime
 from reef.tang import (
@@ -48,6 +50,7 @@ from reef.tang import (
     load_main_script,
     named_parameters_of,
 )
+from reef.tang._naming import class_path, main_script_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_KILLED = 0, 1, 2, 3
 
@@ -149,6 +152,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         timeout=args.timeout,
         quiet=args.quiet,
         out=out,
+        announce=getattr(args, "announce", False),
     )
 
 
@@ -161,6 +165,7 @@ def run_job(
     out: TextIO,
     parameters: dict[type[NamedParameter[Any]], Any] | None = None,
     configuration: Configuration | None = None,
+    announce: bool = False,
 ) -> int:
     """Run a job, showing its progress on a terminal; print its messages and a summary."""
     job = submit(
@@ -170,6 +175,9 @@ def run_job(
         configuration=configuration,
         timeout=timeout,
     )
+    if announce:  # `reef submit` reads the id and leaves this process to run the job
+        print(job.id, file=out, flush=True)
+        out = _detach_output(job.log_dir)
     err = Console(stderr=True)
     try:
         result = job.wait() if quiet or not err.is_terminal else _watch(job, err)
@@ -272,15 +280,42 @@ def _snapshot(root: str, status: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
+def _on_yarn(job_id: str) -> bool:
+    """Whether ``job_id`` names a YARN application (by its id, or as recorded locally)."""
+    root = os.path.join(reef_home(), "jobs", job_id)
+    status = _status(root) if os.path.isdir(root) else None
+    return (status or {}).get("runtime") == "yarn" or job_id.startswith("application_")
+
+
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    console = Console(file=out, width=120)
+    if _on_yarn(args.job):
+        return _status_on_yarn(args.job, console)
     root = _job_dir(args.job)
     status = _status(root) or {"id": args.job, "status": "UNKNOWN"}
-    snapshot = _snapshot(root, status)
-    console = Console(file=out, width=120)
-    if snapshot is None:
+    found = _snapshot(root, status)
+    if found is None:
         console.print(f"job {args.job}: {status.get('status')} (no snapshot; logs: {root})")
         return EXIT_OK
+    _print_snapshot(found, console)
+    return EXIT_OK
+
+
+def _status_on_yarn(job: str, console: Console) -> int:
+    from reef.runtime.yarn import application_snapshot  # noqa: PLC0415 - skein for YARN only
+
+    snapshot = application_snapshot(job)
+    _print_snapshot(snapshot, console)
+    diagnostics = snapshot.get("yarn", {}).get("diagnostics")
+    if diagnostics:
+        console.print(f"diagnostics: {diagnostics}")
+    return EXIT_OK
+
+
+def _print_snapshot(snapshot: dict[str, Any], console: Console) -> None:
     console.print(progress_table(snapshot, title="status"))
+    if not snapshot.get("evaluators"):
+        return
     evaluators = Table(title="evaluators")
     for column in ("id", "host", "phase", "contexts", "activity", "uptime s"):
         evaluators.add_column(column)
@@ -294,7 +329,6 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             f"{e['uptime_seconds']:.1f}",
         )
     console.print(evaluators)
-    return EXIT_OK
 
 
 def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
@@ -330,6 +364,22 @@ def _log_paths(root: str, evaluator: str | None) -> list[str]:
 
 
 def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
+    if _on_yarn(args.job):
+        from reef.runtime.yarn import application_logs  # noqa: PLC0415 - skein for YARN only
+
+        logs = application_logs(args.job)
+        if not logs:
+            raise UsageError(
+                f"YARN has no logs of {args.job} (yet): they are aggregated once the "
+                "application ends, if the cluster aggregates logs"
+            )
+        mentions = re.compile(rf"(?<![\w-]){re.escape(args.evaluator or '')}(?![\w-])")
+        for name, text in sorted(logs.items()):
+            if args.evaluator and not mentions.search(text):  # its container's logs name it
+                continue
+            print(f"==> {name} <==", file=out)
+            out.write(text if text.endswith("\n") else text + "\n")
+        return EXIT_OK
     root = _job_dir(args.job)
     offsets: dict[str, int] = {}
     while True:
@@ -348,6 +398,76 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
         if not args.follow or (_status(root) or {}).get("status") != "RUNNING":
             return EXIT_OK
         time.sleep(0.2)  # following files: there is nothing to wait on but time
+
+
+def cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
+    """Start a job and return at once, printing its id."""
+    driver, modules = load_driver(args.target)
+    parameters = parse_settings(driver, modules, args.set)
+    conf = driver_configuration(driver, parameters)  # problems are reported here, not later
+    if args.runtime == "yarn":
+        from reef.runtime.yarn import YarnRuntime  # noqa: PLC0415 - skein for YARN only
+
+        jobs_root = os.path.join(reef_home(), "jobs")
+        os.makedirs(jobs_root, mode=0o700, exist_ok=True)
+        app_id, _ = YarnRuntime().submit_detached(
+            class_path(driver),
+            main_script_of(driver),
+            conf.to_yaml(),
+            jobs_root,
+            args.timeout,
+            python_path(),
+        )
+        print(app_id, file=out)
+        return EXIT_OK
+    # the local runtime runs the driver in its client: a detached `reef run` keeps it alive
+    command = [sys.executable, "-m", "reef", "run", args.target, "--quiet", "--announce"]
+    command += [f"--set={item}" for item in args.set]
+    if args.timeout is not None:
+        command += ["--timeout", str(args.timeout)]
+    job_id, complaint = _spawn_announcing(command)
+    if not job_id:
+        raise UsageError(f"the job did not start: {complaint or 'no reason given'}")
+    print(job_id, file=out)
+    return EXIT_OK
+
+
+def _spawn_announcing(command: list[str]) -> tuple[str, str]:
+    """Start ``command`` in a session of its own; ``(the first line it prints, what it said
+    on stderr if that line is empty)``. Not a Popen: the process is meant to outlive us."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        os.posix_spawn(
+            command[0],
+            command,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+                (os.POSIX_SPAWN_CLOSE, out_r),
+                (os.POSIX_SPAWN_CLOSE, err_r),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    with open(out_r, encoding="utf-8") as stdout, open(err_r, encoding="utf-8") as stderr:
+        first = stdout.readline().strip()
+        return first, ("" if first else stderr.read().strip())
+
+
+def _detach_output(root: str) -> TextIO:
+    """For a job ``reef submit`` started: once its id is out, what it prints goes to
+    ``output.txt`` in its directory (nobody reads the pipe it was started with any more)."""
+    output = open(os.path.join(root, "output.txt"), "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - the process's output until it exits
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(output.fileno(), 1)
+    os.dup2(output.fileno(), 2)
+    return output
 
 
 def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
@@ -392,6 +512,12 @@ def _runtime_from(description: dict[str, Any]) -> str | Runtime:
 
 
 def cmd_kill(args: argparse.Namespace, out: TextIO) -> int:
+    if _on_yarn(args.job):
+        from reef.runtime.yarn import kill_application  # noqa: PLC0415 - skein for YARN only
+
+        kill_application(args.job)
+        print(f"job {args.job}: killed on YARN", file=out)
+        return EXIT_OK
     status = _status(_job_dir(args.job))
     if status is None:
         raise UsageError(f"job {args.job} has no status to act on")
@@ -417,7 +543,14 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("--set", action="append", default=[], metavar="Name=value")
     run_p.add_argument("--timeout", type=float, default=None, help="kill the job after S seconds")
     run_p.add_argument("--quiet", action="store_true", help="no progress display, no summary")
+    run_p.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     run_p.set_defaults(func=cmd_run)
+    submit_p = sub.add_parser("submit", help="start a job, print its id and return")
+    submit_p.add_argument("target", help="SCRIPT_OR_MODULE:DriverClass")
+    submit_p.add_argument("--runtime", default="local", choices=["local", "yarn"])
+    submit_p.add_argument("--set", action="append", default=[], metavar="Name=value")
+    submit_p.add_argument("--timeout", type=float, default=None)
+    submit_p.set_defaults(func=cmd_submit)
     rerun_p = sub.add_parser("rerun", help="run a recorded job again (from its job-record.yaml)")
     rerun_p.add_argument("record", help="a job-record.yaml")
     rerun_p.add_argument("--timeout", type=float, default=None)
@@ -453,7 +586,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UsageError as e:
         print(f"reef: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigurationError, DriverDefinitionError) as e:
+    except (ConfigurationError, DriverDefinitionError, ClusterError) as e:
         print(f"reef: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

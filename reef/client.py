@@ -145,7 +145,9 @@ class LocalJob:
                     self.id,
                     self.log_dir,
                 )
-                _write_status(core.paths.root, _status_document(self._result))
+                _write_status(
+                    core.paths.root, {**_status_document(self._result), "pid": os.getpid()}
+                )
                 logging.getLogger("reef").removeHandler(self._handler)
                 self._handler.close()
                 self._ended.set()

@@ -172,6 +172,11 @@ class StateError(ReefError):
     its current state: an activity on a busy context, a context closed twice, ..."""
 
 
+class ClusterError(ReefError):
+    """The cluster could not be reached or refused a request (an unknown application, no skein
+    driver, a submission YARN rejected); the message says what to check."""
+
+
 class RemoteError(ReefError):
     """An error raised in user code of a job: in an activity, a service or a context of an
     evaluator, in the evaluator process itself, or in a driver handler.

@@ -36,14 +36,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import skein
 
 from reef.common._job import JobResult, JobStatus
-from reef.errors import RemoteError
+from reef.errors import ClusterError, RemoteError
 from reef.runtime._api import (
     ContainerExit,
     ExitKind,
@@ -238,6 +238,21 @@ class YarnRuntime(Runtime):
     ) -> YarnJob:
         """Submit a job (the driver class ``driver``, ``module:qualname``, with its
         configuration); its handle. The driver starts in the application master."""
+        app_id, workdir = self.submit_detached(
+            driver, script, configuration_yaml, jobs_root, timeout, python_path
+        )
+        return YarnJob(self.client(), app_id, workdir, timeout)
+
+    def submit_detached(  # noqa: PLR0917 - the arguments of submit_job
+        self,
+        driver: str,
+        script: str | None,
+        configuration_yaml: str,
+        jobs_root: str,
+        timeout: float | None,
+        python_path: Sequence[str] = (),
+    ) -> tuple[str, str]:
+        """Submit a job and watch nothing: ``(application id, the job's local directory)``."""
         # kept: skein may read the files it localizes after submission (the real one uploads
         # them at once; others later)
         staging = tempfile.mkdtemp(prefix=".submitted-", dir=jobs_root)
@@ -261,8 +276,10 @@ class YarnRuntime(Runtime):
         workdir = os.path.join(jobs_root, app_id)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
         shutil.copy(job_file, os.path.join(workdir, JOB_FILE))
+        with open(os.path.join(workdir, "status.json"), "w", encoding="utf-8") as f:
+            json.dump({"id": app_id, "status": "RUNNING", "runtime": "yarn"}, f)
         _log.info("submitted %s as YARN application %s", driver, app_id)
-        return YarnJob(client, app_id, workdir, timeout)
+        return app_id, workdir
 
     def specification(
         self, job_file: str, script: str | None, python_path: Sequence[str] = ()
@@ -350,16 +367,40 @@ def default_client() -> Any:
     ``REEF_SKEIN_DRIVER`` / ``REEF_SKEIN_SECURITY`` variables name a running driver and the
     directory of its credentials."""
     address = os.environ.get("REEF_SKEIN_DRIVER")
-    if address:
-        directory = os.environ.get("REEF_SKEIN_SECURITY")
-        security = (
-            skein.Security.from_directory(directory) if directory else skein.Security.from_default()
-        )
-        return skein.Client(address=address, security=security)
     try:
-        return skein.Client.from_global_driver()
-    except skein.exceptions.DriverNotRunningError:
-        return skein.Client()
+        if address:
+            directory = os.environ.get("REEF_SKEIN_SECURITY")
+            security = (
+                skein.Security.from_directory(directory)
+                if directory
+                else skein.Security.from_default()
+            )
+            return skein.Client(address=address, security=security)
+        try:
+            return skein.Client.from_global_driver()
+        except skein.exceptions.DriverNotRunningError:
+            return skein.Client()
+    except (OSError, skein.exceptions.SkeinError, ValueError) as e:
+        where = f"the skein driver at {address}" if address else "YARN through skein"
+        raise ClusterError(
+            f"cannot reach {where}: {type(e).__name__}: {e}. On a node of the cluster (with "
+            "`yarn` and Java on PATH), start a driver with `skein driver start`, or set "
+            "REEF_SKEIN_DRIVER (host:port) and REEF_SKEIN_SECURITY (its credentials' directory)"
+        ) from e
+
+
+@contextlib.contextmanager
+def _asking_yarn(app_id: str) -> Iterator[None]:
+    """skein's errors about one application as ClusterErrors that say what to check."""
+    try:
+        yield
+    except (KeyError, ValueError) as e:
+        raise ClusterError(
+            f"YARN does not know application {app_id} ({e}); `yarn application -list "
+            "-appStates ALL` lists the ones it knows"
+        ) from e
+    except (OSError, skein.exceptions.SkeinError) as e:  # skein's ConnectionError is an OSError
+        raise ClusterError(f"cannot ask YARN about {app_id}: {type(e).__name__}: {e}") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,6 +620,66 @@ def _from_report(report: Any) -> tuple[JobStatus, RemoteError | None]:
     if final == "KILLED" or str(report.state) == "KILLED":
         return JobStatus.KILLED, RemoteError("JobKilled", diagnostics or "killed on YARN")
     return JobStatus.FAILED, RemoteError("YarnApplicationFailed", diagnostics or final)
+
+
+# ---------------------------------------------------------------------------------------------
+# the reef command's view of YARN jobs (by application id)
+
+
+def application_snapshot(app_id: str, client: Any = None) -> dict[str, Any]:
+    """A YARN job as ``reef status`` shows it: the driver's last snapshot while it runs (from
+    the key-value store), else what the application report says."""
+    client = client or default_client()
+    with _asking_yarn(app_id):
+        report = client.application_report(app_id)
+    state = str(report.state)
+    if state == "RUNNING":
+        with contextlib.suppress(Exception):  # the master may be starting or ending
+            app = client.connect(app_id, wait=False)
+            data = app.kv.get(SNAPSHOT)
+            if data:
+                snapshot: dict[str, Any] = json.loads(data)
+                return snapshot
+    status, error = (
+        (JobStatus.RUNNING, None)
+        if state in ("NEW", "SUBMITTED", "ACCEPTED", "RUNNING")
+        else _from_report(report)
+    )
+    return {
+        "job": app_id,
+        "state": status.value,
+        "error": None if error is None else {"type": error.type_name, "message": error.message},
+        "elapsed_seconds": 0.0,
+        "outstanding_requests": 0,
+        "evaluators": [],
+        "activities": {"starting": 0, "running": 0, "completed": 0, "failed": 0, "suspended": 0},
+        "log_dir": f"yarn logs -applicationId {app_id}",
+        "yarn": {
+            "state": state,
+            "final_status": str(report.final_status),
+            "diagnostics": report.diagnostics or "",
+        },
+    }
+
+
+def application_logs(app_id: str, client: Any = None) -> dict[str, str]:
+    """The logs YARN aggregated for an application (empty without log aggregation)."""
+    client = client or default_client()
+    with _asking_yarn(app_id):
+        state = str(client.application_report(app_id).state)
+        if state not in ("FINISHED", "FAILED", "KILLED"):
+            raise ClusterError(
+                f"{app_id} is {state}: YARN gives an application's logs once it has ended "
+                f"(follow it meanwhile with `reef status {app_id}`)"
+            )
+        return dict(client.application_logs(app_id))
+
+
+def kill_application(app_id: str, client: Any = None) -> None:
+    """Kill a YARN application (its driver and every evaluator)."""
+    client = client or default_client()
+    with _asking_yarn(app_id):
+        client.kill_application(app_id)
 
 
 # ---------------------------------------------------------------------------------------------
