@@ -270,7 +270,7 @@ class YarnRuntime(Runtime):
         }
         with open(job_file, "w", encoding="utf-8") as f:
             json.dump(job, f, indent=1)
-        spec = self.specification(job_file, script, python_path)
+        spec = self.specification(job_file, script, python_path, driver=driver)
         client = self.client()
         app_id = client.submit(spec)
         workdir = os.path.join(jobs_root, app_id)
@@ -282,9 +282,14 @@ class YarnRuntime(Runtime):
         return app_id, workdir
 
     def specification(
-        self, job_file: str, script: str | None, python_path: Sequence[str] = ()
+        self,
+        job_file: str,
+        script: str | None,
+        python_path: Sequence[str] = (),
+        *,
+        driver: str = "",
     ) -> Any:
-        """The skein application for a job."""
+        """The skein application for a job (of the driver class ``driver``, ``module:qualname``)."""
         files: dict[str, Any] = {JOB_FILE: skein.File(source=job_file, type="file")}
         if script:
             files[os.path.basename(script)] = skein.File(source=script, type="file")
@@ -330,7 +335,7 @@ class YarnRuntime(Runtime):
                     node_label=self.node_label,
                 )
         return skein.ApplicationSpec(
-            name=self.app_name or f"reef-{os.path.splitext(os.path.basename(job_file))[0]}",
+            name=self.app_name or f"reef-{driver.rpartition(':')[2] or 'job'}",
             queue=self.queue,
             master=master,
             services=services,
@@ -360,6 +365,13 @@ def check_request(
         )
     if request.runtime_name not in (None, "", "yarn"):
         raise ValueError(f"runtime_name={request.runtime_name!r}: this job runs on 'yarn'")
+    if not request.relax_locality and (request.node_names or request.rack_names):
+        raise ValueError(
+            "relax_locality=False: skein places a service's containers where YARN chooses "
+            "(placement is fixed per service at submission), so strict locality cannot be "
+            "honoured; keep relax_locality=True (names are then hints YARN may not follow) "
+            "or pin evaluators to labelled nodes with YarnRuntime(node_label=...)"
+        )
 
 
 def default_client() -> Any:

@@ -151,3 +151,18 @@ def _ended(pid: int) -> bool:
         return os.waitpid(pid, os.WNOHANG)[0] == pid
     except ChildProcessError:  # already reaped (by subprocess's own clean-up)
         return True
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("hello.py:HelloDriver", "Hello from evaluator pid"),
+        ("evaluator_reuse.py:CountingDriver", "3\n3\n"),
+    ],
+)
+def test_examples_run_on_yarn_with_only_the_runtime_changed(
+    yarn: StandinYarn, target: str, expected: str
+) -> None:
+    code, out = reef("run", f"{REPO}/examples/{target}", "--runtime", "yarn", "--quiet")
+    assert code == cli.EXIT_OK, out
+    assert expected in out

@@ -44,7 +44,7 @@ def _unpack(archive: Path, into: Path) -> None:
             z.extractall(into)
     elif name.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(archive) as t:
-            t.extractall(into, filter="data")
+            t.extractall(into, filter="tar")  # like tar: absolute symlinks (a venv's python) kept
     else:
         shutil.copy2(archive, into)
 
