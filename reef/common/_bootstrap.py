@@ -4,13 +4,20 @@ evaluator's directory as ``bootstrap.json`` (next to its credentials), read by
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+
+from reef.common._tls import write_private
 
 BOOTSTRAP_FILE = "bootstrap.json"
 CA_FILE = "ca.pem"
 CERT_FILE = "evaluator.pem"
 KEY_FILE = "evaluator.key"
+FILES_VARIABLE = "REEF_EVALUATOR_FILES"  # for runtimes that pass only environment variables
 
 
 class BootstrapError(ValueError):
@@ -58,3 +65,32 @@ class Bootstrap:
             return cls(**doc)
         except TypeError as e:
             raise BootstrapError(f"bootstrap document is malformed: {e}") from None
+
+
+def files_variable(files: Mapping[str, bytes]) -> str:
+    """The value of ``REEF_EVALUATOR_FILES`` carrying ``files``: URL-safe base64 of a JSON
+    object (file name -> base64 content). Only letters, digits, ``-``, ``_`` and ``=``: YARN
+    writes a container's variables verbatim into its launch script between double quotes, where
+    a quote, ``$``, backquote or backslash would be interpreted by the shell."""
+    doc = {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def write_files_from_env(text: str) -> None:
+    """Write the files a runtime passed in the environment (``files_variable``) into the working
+    directory."""
+    if not text:
+        raise BootstrapError(f"--from-env, but {FILES_VARIABLE} is empty")
+    try:
+        files = json.loads(base64.urlsafe_b64decode(text.encode("ascii")))
+        if not isinstance(files, dict):
+            raise ValueError("not a JSON object")
+        decoded = {str(k): base64.b64decode(v, validate=True) for k, v in files.items()}
+    except (ValueError, TypeError, binascii.Error) as e:
+        raise BootstrapError(f"{FILES_VARIABLE} is malformed: {e}") from None
+    for name, content in decoded.items():
+        if os.path.basename(name) != name or name in ("", ".", ".."):
+            raise BootstrapError(f"{FILES_VARIABLE} names a file outside the directory: {name!r}")
+        if os.path.exists(name):
+            os.remove(name)  # a restarted container: the driver's copy wins
+        write_private(name, content)

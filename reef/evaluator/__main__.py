@@ -2,46 +2,27 @@
 
 Started by a runtime in the evaluator's own directory, next to its bootstrap document and its
 credentials; or, where a runtime can pass only environment variables (YARN containers), with
-``--from-env``: ``REEF_EVALUATOR_FILES`` (JSON: file name -> base64 content) is written into the
-working directory first, readable by the owner only. Exit codes: 0 clean, 2 bad bootstrap, 3 no
-driver to register with, 4 lost driver.
+``--from-env``: the files of ``REEF_EVALUATOR_FILES`` are written into the working directory
+first, readable by the owner only (see ``reef.common._bootstrap.files_variable``). Exit codes:
+0 clean, 2 bad bootstrap, 3 no driver to register with, 4 lost driver.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import json
 import logging
 import os
 import sys
 
-from reef.common._bootstrap import BOOTSTRAP_FILE, Bootstrap, BootstrapError
-from reef.common._tls import write_private
+from reef.common._bootstrap import (
+    BOOTSTRAP_FILE,
+    FILES_VARIABLE,
+    Bootstrap,
+    BootstrapError,
+    write_files_from_env,
+)
 from reef.evaluator._runtime import EXIT_BOOTSTRAP, Evaluator
 from reef.tang import use_main_script
-
-FILES_VARIABLE = "REEF_EVALUATOR_FILES"
-
-
-def write_files_from_env(text: str) -> None:
-    """Write the files a runtime passed in the environment into the working directory."""
-    if not text:
-        raise BootstrapError(f"--from-env, but {FILES_VARIABLE} is empty")
-    try:
-        files = json.loads(text)
-        if not isinstance(files, dict):
-            raise ValueError("not a JSON object")
-        decoded = {str(k): base64.b64decode(v, validate=True) for k, v in files.items()}
-    except (ValueError, TypeError, binascii.Error) as e:
-        raise BootstrapError(f"{FILES_VARIABLE} is malformed: {e}") from None
-    for name, content in decoded.items():
-        if os.path.basename(name) != name or name in ("", ".", ".."):
-            raise BootstrapError(f"{FILES_VARIABLE} names a file outside the directory: {name!r}")
-        if os.path.exists(name):
-            os.remove(name)  # a restarted container: the driver's copy wins
-        write_private(name, content)
 
 
 def _local_script(bootstrap: Bootstrap) -> str:

@@ -23,7 +23,6 @@ place where a runtime reaches into ``reef.driver``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -42,6 +41,7 @@ from typing import Any
 
 import skein
 
+from reef.common._bootstrap import FILES_VARIABLE, files_variable
 from reef.common._job import JobResult, JobStatus
 from reef.errors import ClusterError, RemoteError
 from reef.runtime._api import (
@@ -58,7 +58,6 @@ _log = logging.getLogger("reef.runtime.yarn")
 
 JOB_FILE = "reef-job.json"
 ENVIRONMENT_DIR = "environment"
-FILES_VARIABLE = "REEF_EVALUATOR_FILES"  # as reef.evaluator --from-env reads it
 ALIVE, MESSAGES, TO_DRIVER = "reef/alive/", "reef/messages/", "reef/to-driver/"
 SNAPSHOT, OUTCOME, OUTCOME_ACK, CLIENT = (
     "reef/snapshot",
@@ -769,10 +768,9 @@ class YarnMasterRuntime(Runtime):
                 host="", memory_mb=size.memory_mb, cores=size.cores, runtime_name="yarn"
             )
             launch = self._host.prepare(request, placement)
-            files = {name: base64.b64encode(data).decode() for name, data in launch.files.items()}
             try:
                 container = self._app.add_container(
-                    service, env={FILES_VARIABLE: json.dumps(files), **dict(launch.env)}
+                    service, env={FILES_VARIABLE: files_variable(launch.files), **dict(launch.env)}
                 )
                 self._app.kv.put(
                     f"{ALIVE}{launch.evaluator_id}", container.id.encode(), owner=container.id

@@ -1,19 +1,31 @@
 """How an evaluator finds its bootstrap: files from the environment, the main script's place."""
 
 import base64
-import json
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from reef.common._bootstrap import Bootstrap, BootstrapError
-from reef.evaluator.__main__ import _local_script, write_files_from_env
+from reef.common._bootstrap import Bootstrap, BootstrapError, files_variable, write_files_from_env
+from reef.evaluator.__main__ import _local_script
 
 
 def _env(files: dict[str, bytes]) -> str:
-    return json.dumps({k: base64.b64encode(v).decode() for k, v in files.items()})
+    return files_variable(files)
+
+
+def _encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def test_the_files_variable_is_shell_safe() -> None:
+    """YARN pastes it between double quotes into a bash script: nothing bash interprets."""
+    value = files_variable(
+        {"bootstrap.json": b'{"a": "$HOME `x` \\ \n"}', "k.pem": bytes(range(256))}
+    )
+    assert re.fullmatch(r"[A-Za-z0-9_=-]+", value)
 
 
 def test_files_from_the_environment_are_private(
@@ -32,8 +44,9 @@ def test_files_from_the_environment_are_private(
     ("text", "fragment"),
     [
         ("", "is empty"),
-        ("[1]", "not a JSON object"),
-        ('{"a": "!!not base64!!"}', "malformed"),
+        ('{"a": "YQ=="}', "malformed"),  # plain JSON: not what runtimes send
+        (_encoded("[1]"), "not a JSON object"),
+        (_encoded('{"a": "!!not base64!!"}'), "malformed"),
         (_env({"../escape": b"x"}), "outside the directory"),
         (_env({"sub/dir": b"x"}), "outside the directory"),
     ],

@@ -86,3 +86,23 @@ def container_environment(
         PWD=str(container_dir),
     )
     return env
+
+
+def launch_script(
+    directory: Path, command: str, env: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """How YARN's NodeManager starts a container: ``launch_container.sh`` in its directory
+    exports each of its variables as ``export NAME="value"``, the value written verbatim (bash
+    then expands ``$``, backquotes and backslashes in it, and a double quote in it ends the
+    quoting: values must be shell-safe, as on YARN), and ends with
+    ``exec /bin/bash -c "command"``. ``(argv, the environment the script starts in)``: the
+    variables this process already has, unchanged, stay out of the script."""
+    inherited = dict(os.environ)
+    exports = {k: v for k, v in env.items() if inherited.get(k) != v}
+    lines = ["#!/bin/bash", "", "set -o pipefail -e"]
+    lines += [f'export {name}="{value}"' for name, value in exports.items()]
+    lines += [f"unset {name}" for name in inherited if name not in env]
+    lines.append(f'exec /bin/bash -c "{command}"')
+    path = directory / "launch_container.sh"
+    path.write_text("\n".join(lines) + "\n")
+    return ["bash", str(path)], inherited

@@ -27,7 +27,7 @@ from skein.proto import skein_pb2 as pb
 from skein.proto import skein_pb2_grpc
 
 from . import _localize
-from ._common import Settings, container_environment, millis
+from ._common import Settings, container_environment, launch_script, millis
 from ._containers import (
     ACTIVE,
     KILLED_MESSAGE,
@@ -186,10 +186,11 @@ class StandinAppMaster(skein_pb2_grpc.AppMasterServicer):
         # The AM's own JVM settings do not reach the script; nor would a container id.
         env.pop("CLASSPATH", None)
         env.pop("SKEIN_CONTAINER_ID", None)
+        argv, inherited = launch_script(directory, "bash .skein.sh", env)
         process = self._nm.launch(
-            ["bash", ".skein.sh"],
+            argv,
             cwd=directory,
-            env=env,
+            env=inherited,
             log_path=self._settings.log_dir(self.app_id, cid) / "application.driver.log",
             description=f"{self.app_id} master script",
             on_exit=self._master_exited,
@@ -359,10 +360,11 @@ class StandinAppMaster(skein_pb2_grpc.AppMasterServicer):
         # The staged script redirects itself into <LOG_DIR>/<service>.log; what the launch
         # itself prints goes where YARN 3 puts it.
         command = service.spec.script.replace("<LOG_DIR>", str(log_dir))
+        argv, inherited = launch_script(directory, command, env)
         return self._nm.launch(
-            ["bash", "-c", command],
+            argv,
             cwd=directory,
-            env=env,
+            env=inherited,
             log_path=log_dir / "prelaunch.err",
             description=f"{self.app_id} {container.id}",
             on_exit=functools.partial(self._container_exited, container),
