@@ -7,12 +7,20 @@ or hostile, and reading on would mean trusting its length.
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
+from typing import Protocol
 
 _HEADER = struct.Struct(">I")
 _CHUNK = 256 * 1024
+
+
+class ByteStream(Protocol):
+    """What frames travel over: a socket, or a ``TlsDuplex``."""
+
+    def recv(self, size: int, /) -> bytes: ...
+
+    def sendall(self, data: bytes, /) -> None: ...
 
 
 class FrameError(ConnectionError):
@@ -29,7 +37,7 @@ class FrameReader:
 
     __slots__ = ("_buf", "_max", "_sock")
 
-    def __init__(self, sock: socket.socket, max_bytes: int) -> None:
+    def __init__(self, sock: ByteStream, max_bytes: int) -> None:
         self._sock = sock
         self._max = max_bytes
         self._buf = bytearray()
@@ -60,7 +68,7 @@ class FrameWriter:
 
     __slots__ = ("_lock", "_sock")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: ByteStream) -> None:
         self._sock = sock
         self._lock = threading.Lock()
 

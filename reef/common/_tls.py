@@ -10,7 +10,7 @@ import os
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 DRIVER_NAME = "reef-driver"
 """The name every driver certificate carries, and that evaluators check (whatever the address)."""
@@ -82,8 +82,12 @@ def client_context(files: CredentialFiles) -> ssl.SSLContext:
     return ctx
 
 
-def peer_common_name(sock: ssl.SSLSocket) -> str | None:
-    """The common name of the certificate the peer of ``sock`` presented."""
+class _Authenticated(Protocol):
+    def getpeercert(self) -> Any: ...
+
+
+def peer_common_name(sock: _Authenticated) -> str | None:
+    """The common name of the certificate the peer of ``sock`` (a TLS connection) presented."""
     cert = sock.getpeercert()
     if not cert:
         return None

@@ -27,6 +27,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from reef.common import _tls
+from reef.common._duplex import TlsDuplex, wrap
 from reef.common._frames import FrameError, FrameReader, FrameWriter
 from reef.common._ordered import OrderedInbox
 from reef.proto import control_pb2 as pb
@@ -77,7 +78,7 @@ class Connection:
         self._seq = 0
         self._stream: queue.SimpleQueue[pb.DriverMessage | None] = queue.SimpleQueue()
         self._fast: FrameWriter | None = None
-        self._fast_sock: ssl.SSLSocket | None = None
+        self._fast_sock: TlsDuplex | None = None
         self._closed = False
 
         def route(message: pb.EvaluatorMessage) -> None:
@@ -107,7 +108,7 @@ class Connection:
                 self._fast = None
                 self._stream.put(message)
 
-    def attach_fast(self, sock: ssl.SSLSocket) -> bool:
+    def attach_fast(self, sock: TlsDuplex) -> bool:
         """Use ``sock`` for hot messages (once per connection)."""
         with self._lock:
             if self._closed or self._fast is not None:
@@ -328,7 +329,7 @@ class ControlServer:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw.settimeout(_HANDSHAKE_TIMEOUT)
         try:
-            sock = self._fast_context.wrap_socket(raw, server_side=True)
+            sock = wrap(raw, self._fast_context, server_side=True)
         except (OSError, ssl.SSLError) as e:
             self.rejected += 1
             _log.warning("refused a fast-path connection: TLS handshake failed (%s)", e)
@@ -364,7 +365,7 @@ class ControlServer:
             if not self._stopping:
                 _log.warning("fast path of %s ended: %s", evaluator_id, e)
 
-    def _refuse_fast(self, sock: ssl.SSLSocket, why: str) -> None:
+    def _refuse_fast(self, sock: TlsDuplex, why: str) -> None:
         self.rejected += 1
         _log.warning("refused a fast-path connection: %s", why)
         _close_socket(sock)
@@ -380,7 +381,7 @@ class _Servicer(pb_grpc.ControlServicer):
         return self._server._connect(request, context)
 
 
-def _close_socket(sock: socket.socket) -> None:
+def _close_socket(sock: socket.socket | TlsDuplex) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

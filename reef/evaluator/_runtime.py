@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from reef.common import _tls
 from reef.common._bootstrap import Bootstrap
+from reef.common._duplex import TlsDuplex, wrap
 from reef.common._frames import FrameError, FrameReader, FrameWriter
 from reef.common._ordered import OrderedInbox
 from reef.common._wire import capture
@@ -104,7 +105,7 @@ class Evaluator:
             self._id, self._send_activity_status, self._send_activity_message, 1 << 30
         )
         self._timer: TimerStage | None = None
-        self._fast_sock: socket.socket | None = None
+        self._fast_sock: TlsDuplex | None = None
         self._channel: grpc.Channel | None = None
         self._threads: list[threading.Thread] = []
 
@@ -252,7 +253,9 @@ class Evaluator:
         try:
             raw = socket.create_connection((host, int(port)), timeout=timeout)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock = _tls.client_context(files).wrap_socket(raw, server_hostname=_tls.DRIVER_NAME)
+            sock = wrap(
+                raw, _tls.client_context(files), server_side=False, server_hostname=_tls.DRIVER_NAME
+            )
             sock.settimeout(None)
         except (OSError, ValueError) as e:
             _log.warning("no fast path to %s (%s): everything goes over the stream", address, e)
@@ -488,7 +491,7 @@ class Evaluator:
         self._goodbye(f"shut down by the driver: {reason}" if reason else "shut down by the driver")
 
 
-def _shutdown(sock: socket.socket) -> None:
+def _shutdown(sock: TlsDuplex) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
