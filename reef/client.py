@@ -104,25 +104,33 @@ class LocalJob:
         self._result: JobResult | None = None
         self._ended = threading.Event()
         self._handler = _job_log_handler(core.paths.root)
+        self._thread: threading.Thread | None = None
         try:
             core.start()  # queues StartTime before anything the client may send
-        except BaseException:
-            core.shutdown()
-            logging.getLogger("reef").removeHandler(self._handler)
-            self._handler.close()
+            _write_status(
+                core.paths.root,
+                {
+                    "id": self.id,
+                    "status": "RUNNING",
+                    "runtime": core.runtime.name,
+                    "pid": os.getpid(),
+                    "status_url": core.status_url,
+                },
+            )
+            self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
+            self._thread.start()
+        except BaseException:  # a Ctrl-C or an error while starting: nothing is left running
+            core.kill("interrupted while starting")
+            if self._thread is not None and self._thread.ident is not None:
+                self._ended.wait()  # the job's thread releases everything
+            else:
+                core.shutdown()
+                outcome = core.outcome
+                ended = JobResult(outcome.state, outcome.error, [], self.id, self.log_dir)
+                _write_status(core.paths.root, {**_status_document(ended), "pid": os.getpid()})
+                logging.getLogger("reef").removeHandler(self._handler)
+                self._handler.close()
             raise
-        _write_status(
-            core.paths.root,
-            {
-                "id": self.id,
-                "status": "RUNNING",
-                "runtime": core.runtime.name,
-                "pid": os.getpid(),
-                "status_url": core.status_url,
-            },
-        )
-        self._thread = threading.Thread(target=self._run, name=f"reef-job-{self.id}")
-        self._thread.start()
 
     def _run(self) -> None:
         core = self._core
@@ -161,7 +169,8 @@ class LocalJob:
         # looking finished while it still runs (CPython 3.11).
         if not self._ended.wait(timeout):
             return None
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         return self._result
 
     def send(self, data: bytes) -> None:
@@ -318,16 +327,18 @@ def run(
 ) -> JobResult:
     """Run a job to its end and return its result (after ``timeout`` seconds, if given, the job
     is killed and its status is ``KILLED``). Ctrl-C kills the job, then re-raises."""
-    job = submit(
-        driver,
-        runtime=runtime,
-        parameters=parameters,
-        configuration=configuration,
-        timeout=timeout,
-    )
-    try:
+    job: Job | None = None
+    try:  # a Ctrl-C that comes while the job is being started kills it too
+        job = submit(
+            driver,
+            runtime=runtime,
+            parameters=parameters,
+            configuration=configuration,
+            timeout=timeout,
+        )
         return job.wait()
     except KeyboardInterrupt:
-        job.kill()
-        job.wait()
+        if job is not None:
+            job.kill()
+            job.wait()
         raise

@@ -448,21 +448,29 @@ class DriverCore:
             _log.warning("default handling of %s: %s", type(event).__name__, e)
 
     def _check_idle(self) -> None:
-        if self._finished or self._queued or self._busy > 1 or self._outstanding:
+        if self._finished:
             return
-        if any(not m.settled for m in self._evaluators.values()):
+        if self._working():
+            self._stopping_announced = False  # (again) at work: StopTime comes when it ends
             return
-        if self._clock.pending() or self._queued or self._busy > 1:
-            return
+        if self._queued or self._busy > 1:
+            return  # come back when the queue is drained
         if not self._stopping_announced:
+            # Once per idle spell: items that arrive meanwhile (a tick, a late report) do not
+            # bring another StopTime unless a handler starts work again.
             self._stopping_announced = True
             self._fire(StopTime(time.time()))
-            self._stopping_announced = False
-            if self._queued or self._busy > 1 or self._outstanding or self._clock.pending():
-                return  # StopTime's handler started something: the driver goes on
-            if any(not m.settled for m in self._evaluators.values()):
-                return
+            if self._queued or self._busy > 1 or self._working():
+                return  # StopTime's handler started something, or events are waiting
         self._finish(JobStatus.SUCCEEDED, None)
+
+    def _working(self) -> bool:
+        """Outstanding requests, evaluators not yet settled, or pending alarms."""
+        return bool(
+            self._outstanding
+            or any(not m.settled for m in self._evaluators.values())
+            or self._clock.pending()
+        )
 
     def _finish(self, state: JobStatus, error: RemoteError | None) -> None:
         with self._qlock:

@@ -144,7 +144,7 @@ class Patient(reef.Activity):
     """Counts steps until asked to suspend (memento: the step) or to close."""
 
     def run(self, memento: bytes | None) -> bytes:
-        step = int(memento or b"0")
+        step = int(memento or b"0") + 1  # the first step, done before anyone can interrupt
         self.send_message(b"started")
         while not (self.suspend_requested.is_set() or self.close_requested.is_set()):
             step += 1

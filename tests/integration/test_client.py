@@ -3,6 +3,7 @@ classes of a user's main script on evaluators."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -259,11 +260,39 @@ def _start_driver(tmp_path: Path, reef_home: Path, mode: str) -> tuple[subproces
 
 def test_ctrl_c_kills_the_job_and_leaves_no_process(tmp_path: Path, reef_home: Path) -> None:
     driver, pid = _start_driver(tmp_path, reef_home, "ctrl-c")
-    driver.send_signal(signal.SIGINT)
-    out, _ = driver.communicate(timeout=30)
-    assert out.strip() == "interrupted"
-    assert driver.returncode == 0
-    _wait_for(lambda: not _alive(pid), timeout=10)
+    try:
+        driver.send_signal(signal.SIGINT)
+        out, _ = driver.communicate(timeout=30)
+        assert out.strip() == "interrupted"
+        assert driver.returncode == 0
+        _wait_for(lambda: not _alive(pid), timeout=10)
+    finally:  # a driver that did not end must not outlive the test
+        driver.kill()
+        driver.communicate(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_ctrl_c_while_the_job_starts_kills_it(
+    reef_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interrupt lands in reef.run before it waits (here: while the job's status is
+    written): the job is killed all the same and nothing is left running (the fixture checks
+    threads and child processes)."""
+    from reef import client
+
+    write_status = client._write_status
+
+    def interrupted(root: str, doc: dict[str, object]) -> None:
+        if doc.get("status") == "RUNNING":
+            raise KeyboardInterrupt
+        write_status(root, doc)
+
+    monkeypatch.setattr(client, "_write_status", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reef.run(Endless)
+    (job,) = (reef_home / "jobs").iterdir()
+    assert json.loads((job / "status.json").read_text())["status"] == "KILLED"
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 import reef
 from reef.settings import FastPath
 from tests.integration import jobs
-from tests.integration.conftest import log_of
+from tests.integration.conftest import FAST, container_logs, log_of
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
 
@@ -178,7 +179,7 @@ def test_an_unwanted_evaluator_is_closed_and_the_job_ends(runtime: Any) -> None:
     assert result.status is reef.JobStatus.SUCCEEDED, result.error
     assert result.messages == []
     # the evaluators' own logs (local: evaluators/*/evaluator.log; YARN: the containers' logs)
-    texts = [p.read_text() for p in Path(result.log_dir).rglob("*.log")]
+    texts = container_logs(result)
     assert sum("exits (0): shut down by the driver" in t for t in texts) == 2
 
 
@@ -357,3 +358,49 @@ def test_running_is_reported_while_a_silent_activity_runs(runtime: Any) -> None:
     result = reef.run(ClosesWhenRunning, runtime=runtime, timeout=60)
     assert result.status is reef.JobStatus.SUCCEEDED, result.error
     assert log_of(result)[1:-1] == [["RunningActivity", "quiet"], ["CompletedActivity", "closed"]]
+
+
+class SlowStop(jobs.Logging):
+    """A StopTime handler that takes several liveness ticks (HeartbeatPeriod 0.2 s): the ticks
+    queued meanwhile must not bring a second StopTime."""
+
+    @reef.on(reef.StopTime)
+    def stop(self, stop: reef.StopTime) -> None:
+        time.sleep(0.7)  # the slow handler under test (ticks pile up behind it)
+        super().stop(stop)
+
+
+def test_stop_time_fires_once_however_long_its_handler_takes(runtime: Any) -> None:
+    result = reef.run(SlowStop, runtime=runtime, parameters=dict(FAST), timeout=60)
+    assert result.status is reef.JobStatus.SUCCEEDED, result.error
+    assert [entry[0] for entry in log_of(result)].count("StopTime") == 1
+    assert len(result.messages) == 1
+
+
+class GoesOn(jobs.Logging):
+    """Its first StopTime starts new work (another evaluator); the job stops when that is done."""
+
+    @reef.on(reef.AllocatedEvaluator)
+    def allocated(self, ev: reef.AllocatedEvaluator) -> None:
+        self.note("AllocatedEvaluator", ev.id)
+        ev.close()
+
+    @reef.on(reef.StopTime)
+    def stop(self, stop: reef.StopTime) -> None:
+        self.note("StopTime")
+        if len(self.log) < 4:
+            self.requestor.submit(reef.EvaluatorRequest(count=1, memory_mb=128))
+        else:
+            self.client.send(json.dumps(self.log).encode())
+
+
+def test_work_started_at_stop_time_keeps_the_job_going(runtime: Any) -> None:
+    result = reef.run(GoesOn, runtime=runtime, parameters=dict(FAST), timeout=60)
+    assert result.status is reef.JobStatus.SUCCEEDED, result.error
+    assert log_of(result) == [
+        ["StartTime"],
+        ["AllocatedEvaluator", "evaluator-1"],
+        ["StopTime"],
+        ["AllocatedEvaluator", "evaluator-2"],
+        ["StopTime"],
+    ]

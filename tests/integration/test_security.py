@@ -81,7 +81,7 @@ def test_only_the_jobs_evaluators_get_in(tmp_path: Path) -> None:
     job = reef.submit(Waiting, timeout=60)
     try:
         _ready(job)
-        server = job._core._server  # the driver's control plane, to attack it
+        server = job._backend._core._server  # the driver's control plane, to attack it
         register = pb.EvaluatorMessage(seq=1, register=pb.Register(evaluator_id="evaluator-2"))
 
         # no TLS at all
@@ -101,7 +101,7 @@ def test_only_the_jobs_evaluators_get_in(tmp_path: Path) -> None:
         # the job's real credentials of evaluator-1, claiming to be someone else, or again itself
         folder = Path(job.log_dir, "credentials")
         ca = (folder / "ca.pem").read_bytes()
-        theirs = job._core._authority.issue_evaluator("evaluator-1")
+        theirs = job._backend._core._authority.issue_evaluator("evaluator-1")
         creds = grpc.ssl_channel_credentials(ca, theirs.key, theirs.cert)
         error = _call(server.address, creds, register)
         assert error.code() is grpc.StatusCode.PERMISSION_DENIED
