@@ -373,10 +373,14 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
                 f"YARN has no logs of {args.job} (yet): they are aggregated once the "
                 "application ends, if the cluster aggregates logs"
             )
-        mentions = re.compile(rf"(?<![\w-]){re.escape(args.evaluator or '')}(?![\w-])")
-        for name, text in sorted(logs.items()):
-            if args.evaluator and not mentions.search(text):  # its container's logs name it
-                continue
+        # an evaluator's container is the one whose log shows it registering
+        own = re.compile(rf"evaluator {re.escape(args.evaluator or '')} registered with ")
+        chosen = {n: t for n, t in logs.items() if not args.evaluator or own.search(t)}
+        if not chosen:
+            raise UsageError(
+                f"no container of {args.job} shows evaluator {args.evaluator!r} registering"
+            )
+        for name, text in sorted(chosen.items()):
             print(f"==> {name} <==", file=out)
             out.write(text if text.endswith("\n") else text + "\n")
         return EXIT_OK
