@@ -49,8 +49,9 @@ class StatusServer:
 
     def start(self) -> None:
         """Begin serving (on a thread of its own)."""
+        # shutdown() waits for the loop to look up: every 50 ms, so that a job ends promptly
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="reef-status", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="reef-status", daemon=True
         )
         self._thread.start()
         _log.info("status page of job %s: %s", self._core.job_id, self.url)
