@@ -17,7 +17,7 @@ BOOTSTRAP_FILE = "bootstrap.json"
 CA_FILE = "ca.pem"
 CERT_FILE = "evaluator.pem"
 KEY_FILE = "evaluator.key"
-FILES_VARIABLE = "REEF_EVALUATOR_FILES"  # for runtimes that pass only environment variables
+FILES_KEY_VARIABLE = "REEF_EVALUATOR_FILES_KEY"  # YARN: where the files wait in the kv store
 
 
 class BootstrapError(ValueError):
@@ -67,30 +67,26 @@ class Bootstrap:
             raise BootstrapError(f"bootstrap document is malformed: {e}") from None
 
 
-def files_variable(files: Mapping[str, bytes]) -> str:
-    """The value of ``REEF_EVALUATOR_FILES`` carrying ``files``: URL-safe base64 of a JSON
-    object (file name -> base64 content). Only letters, digits, ``-``, ``_`` and ``=``: YARN
-    writes a container's variables verbatim into its launch script between double quotes, where
-    a quote, ``$``, backquote or backslash would be interpreted by the shell."""
+def encode_files(files: Mapping[str, bytes]) -> bytes:
+    """``files`` (name -> content) as one document, for runtimes that cannot write files into
+    an evaluator's directory (YARN: the application's key-value store carries it)."""
     doc = {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}
-    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def write_files_from_env(text: str) -> None:
-    """Write the files a runtime passed in the environment (``files_variable``) into the working
-    directory."""
-    if not text:
-        raise BootstrapError(f"--from-env, but {FILES_VARIABLE} is empty")
+def write_encoded_files(document: bytes, where: str) -> None:
+    """Write the files of ``encode_files``'s ``document`` into the working directory, readable
+    by the owner only (``where`` names the document's source in errors)."""
     try:
-        files = json.loads(base64.urlsafe_b64decode(text.encode("ascii")))
+        files = json.loads(document)
         if not isinstance(files, dict):
             raise ValueError("not a JSON object")
         decoded = {str(k): base64.b64decode(v, validate=True) for k, v in files.items()}
     except (ValueError, TypeError, binascii.Error) as e:
-        raise BootstrapError(f"{FILES_VARIABLE} is malformed: {e}") from None
+        raise BootstrapError(f"the evaluator's files from {where} are malformed: {e}") from None
     for name, content in decoded.items():
         if os.path.basename(name) != name or name in ("", ".", ".."):
-            raise BootstrapError(f"{FILES_VARIABLE} names a file outside the directory: {name!r}")
+            raise BootstrapError(f"{where} names a file outside the directory: {name!r}")
         if os.path.exists(name):
             os.remove(name)  # a restarted container: the driver's copy wins
         write_private(name, content)

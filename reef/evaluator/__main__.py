@@ -1,10 +1,12 @@
-"""``python -m reef.evaluator [--bootstrap bootstrap.json | --from-env]``: an evaluator process.
+"""``python -m reef.evaluator [--bootstrap bootstrap.json | --from-skein]``: an evaluator process.
 
 Started by a runtime in the evaluator's own directory, next to its bootstrap document and its
 credentials; or, where a runtime can pass only environment variables (YARN containers), with
-``--from-env``: the files of ``REEF_EVALUATOR_FILES`` are written into the working directory
-first, readable by the owner only (see ``reef.common._bootstrap.files_variable``). Exit codes:
-0 clean, 2 bad bootstrap, 3 no driver to register with, 4 lost driver.
+``--from-skein`` (YARN containers): the evaluator's files (bootstrap document and credentials)
+are fetched first from the application's key-value store, under the key that
+``REEF_EVALUATOR_FILES_KEY`` names, written into the working directory readable by the owner
+only, and deleted from the store. Exit codes: 0 clean, 2 bad bootstrap, 3 no driver to register
+with, 4 lost driver.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ import sys
 
 from reef.common._bootstrap import (
     BOOTSTRAP_FILE,
-    FILES_VARIABLE,
     Bootstrap,
     BootstrapError,
-    write_files_from_env,
+    write_encoded_files,
 )
 from reef.evaluator._runtime import EXIT_BOOTSTRAP, Evaluator
 from reef.tang import use_main_script
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reef.evaluator")
     parser.add_argument("--bootstrap", default=BOOTSTRAP_FILE, help="the bootstrap document")
     parser.add_argument(
-        "--from-env", action="store_true", help="write the files of REEF_EVALUATOR_FILES first"
+        "--from-skein",
+        action="store_true",
+        help="fetch the files from the YARN application's key-value store first",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -51,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
     )
     try:
-        if args.from_env:
-            write_files_from_env(os.environ.get(FILES_VARIABLE, ""))
+        if args.from_skein:
+            from reef.runtime.yarn import evaluator_files  # noqa: PLC0415 - YARN only
+
+            write_encoded_files(evaluator_files(), "the YARN application's key-value store")
         with open(args.bootstrap, "rb") as f:
             bootstrap = Bootstrap.from_json(f.read())
     except (OSError, BootstrapError) as e:

@@ -41,7 +41,7 @@ from typing import Any
 
 import skein
 
-from reef.common._bootstrap import FILES_VARIABLE, files_variable
+from reef.common._bootstrap import FILES_KEY_VARIABLE, BootstrapError, encode_files
 from reef.common._job import JobResult, JobStatus
 from reef.errors import ClusterError, RemoteError
 from reef.runtime._api import (
@@ -59,6 +59,7 @@ _log = logging.getLogger("reef.runtime.yarn")
 JOB_FILE = "reef-job.json"
 ENVIRONMENT_DIR = "environment"
 ALIVE, MESSAGES, TO_DRIVER = "reef/alive/", "reef/messages/", "reef/to-driver/"
+FILES = "reef/files/"  # an evaluator's bootstrap and credentials, until it has read them
 SNAPSHOT, OUTCOME, OUTCOME_ACK, CLIENT = (
     "reef/snapshot",
     "reef/outcome",
@@ -325,7 +326,7 @@ class YarnRuntime(Runtime):
             for size in self.sizes:
                 services[service_name(size, env_name)] = skein.Service(
                     resources=skein.Resources(memory=size.memory_mb, vcores=size.cores),
-                    script=f"exec {evaluator_python} -m reef.evaluator --from-env",
+                    script=f"exec {evaluator_python} -m reef.evaluator --from-skein",
                     instances=0,
                     files=service_files,
                     env=env,
@@ -768,14 +769,22 @@ class YarnMasterRuntime(Runtime):
                 host="", memory_mb=size.memory_mb, cores=size.cores, runtime_name="yarn"
             )
             launch = self._host.prepare(request, placement)
+            # The credentials wait in the key-value store, which only holders of this
+            # application's skein credentials can read (its containers), for the evaluator to
+            # take and delete: never in a container's environment, which YARN writes into its
+            # launch script and copies into the container's logs.
+            files_key = f"{FILES}{launch.evaluator_id}"
             try:
+                self._app.kv.put(files_key, encode_files(launch.files))
                 container = self._app.add_container(
-                    service, env={FILES_VARIABLE: files_variable(launch.files), **dict(launch.env)}
+                    service, env={FILES_KEY_VARIABLE: files_key, **dict(launch.env)}
                 )
                 self._app.kv.put(
                     f"{ALIVE}{launch.evaluator_id}", container.id.encode(), owner=container.id
                 )
             except Exception as e:  # skein refused: the evaluator will never come
+                with contextlib.suppress(Exception):
+                    self._app.kv.discard(files_key)
                 self._host.exited(
                     launch.evaluator_id,
                     ContainerExit(ExitKind.FAILED_TO_START, diagnostics=f"YARN refused: {e}"),
@@ -847,6 +856,8 @@ class YarnMasterRuntime(Runtime):
             if record is None or record.exited:
                 return
             record.exited = True
+        with contextlib.suppress(Exception):  # an evaluator that died before taking its files
+            self._app.kv.discard(f"{FILES}{evaluator_id}")
         exit = self._exit_of(record.container_id, record.placement.log_path)
         assert self._host is not None
         self._host.exited(evaluator_id, exit)
@@ -877,6 +888,35 @@ class YarnMasterRuntime(Runtime):
                 )
             time.sleep(0.05)  # the key went before the container's final state was recorded
         return ContainerExit(ExitKind.LOST, diagnostics="the container vanished", log_path=log_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# in an evaluator's container
+
+
+def evaluator_files() -> bytes:
+    """The evaluator's files (``encode_files``), which the application master left in the
+    application's key-value store; the key is deleted once read (``BootstrapError`` if they
+    cannot be had)."""
+    key = os.environ.get(FILES_KEY_VARIABLE, "")
+    if not key.startswith(FILES):
+        raise BootstrapError(
+            f"--from-skein, but {FILES_KEY_VARIABLE} is {key!r}: start evaluators through the "
+            "YARN runtime, which sets it"
+        )
+    try:
+        app = skein.ApplicationClient.from_current()
+        document = app.kv.get(key)
+        if document is not None:
+            app.kv.discard(key)
+    except (OSError, ValueError, skein.exceptions.SkeinError) as e:
+        raise BootstrapError(f"cannot fetch the evaluator's files from skein: {e}") from e
+    if document is None:
+        raise BootstrapError(
+            f"no files under {key!r} in the application's key-value store (taken already, or "
+            "the application master removed them: was this container restarted?)"
+        )
+    return bytes(document)
 
 
 # ---------------------------------------------------------------------------------------------

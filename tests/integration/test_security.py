@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import stat
@@ -155,3 +156,41 @@ def test_credentials_are_private_and_fresh_per_job() -> None:
     ca1 = Path(first.log_dir, "credentials", "ca.pem").read_bytes()
     ca2 = Path(second.log_dir, "credentials", "ca.pem").read_bytes()
     assert ca1 != ca2
+
+
+def test_on_yarn_an_evaluators_key_reaches_its_container_only(tmp_path: Path) -> None:
+    """The key pair waits in the application's key-value store and is gone once the evaluator
+    has taken it: never in the specification, a container's environment (which YARN writes into
+    launch_container.sh) or the logs."""
+    from reef.runtime.yarn import YarnRuntime
+    from tests.yarn.standin import StandinYarn
+
+    with StandinYarn(tmp_path / "yarn", allocation_delay=0.05) as yarn:
+        runtime = YarnRuntime(client=yarn.client(), evaluator_sizes=[(128, 1)])
+        job = reef.submit(Waiting, runtime=runtime, timeout=60)
+        try:
+            _ready(job)
+            app = yarn.client().connect(job.id, wait=False)
+            assert app.kv.get_prefix("reef/files/") == {}  # taken, and deleted
+            (key_file,) = (yarn.workdir / "local").rglob("evaluator.key")
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+            secret = key_file.read_text().splitlines()[1]  # a line of the key's body
+            shared = [
+                *(yarn.workdir / "local").rglob("launch_container.sh"),
+                *(p for p in (yarn.workdir / "logs").rglob("*") if p.is_file()),
+            ]
+            assert shared
+            for path in shared:
+                text = path.read_text(errors="replace")
+                assert "PRIVATE KEY" not in text, path
+                assert secret not in text, path
+                # nor encoded: a credentials document takes thousands of characters
+                exports = re.findall(r'^export (\w+)="(.*)"$', text, flags=re.MULTILINE)
+                assert all(len(value) < 2000 for _, value in exports), path
+            launch = next((yarn.workdir / "local").rglob("container_*_000002/launch_container.sh"))
+            assert 'export REEF_EVALUATOR_FILES_KEY="reef/files/evaluator-1"' in launch.read_text()
+            job.send(b"go")
+            assert job.wait().status is reef.JobStatus.SUCCEEDED
+        finally:
+            job.kill()
+            job.wait()

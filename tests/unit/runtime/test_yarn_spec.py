@@ -167,13 +167,13 @@ def test_one_service_per_size_and_environment(job: dict[str, Path]) -> None:
         assert f"{service.resources.vcores}c" == size[1]
         assert service.node_label == "big"
     ml = spec.services["evaluator-4096m-2c-ml"]
-    assert ml.script == f"exec {ENVIRONMENT_DIR}/bin/python -m reef.evaluator --from-env"
+    assert ml.script == f"exec {ENVIRONMENT_DIR}/bin/python -m reef.evaluator --from-skein"
     assert ml.files[ENVIRONMENT_DIR].type == "archive"
     cpu = spec.services["evaluator-1024m-1c-cpu"]
-    assert cpu.script == "exec /opt/cpu/bin/python -m reef.evaluator --from-env"
+    assert cpu.script == "exec /opt/cpu/bin/python -m reef.evaluator --from-skein"
     assert ENVIRONMENT_DIR not in cpu.files
     default = spec.services["evaluator-1024m-1c"]
-    assert default.script == f"exec {sys.executable} -m reef.evaluator --from-env"
+    assert default.script == f"exec {sys.executable} -m reef.evaluator --from-skein"
     master = spec.master
     assert (master.resources.memory, master.resources.vcores) == (2048, 2)
     assert master.script == f"exec {sys.executable} -m reef.runtime.yarn master {JOB_FILE}"
@@ -213,7 +213,7 @@ def test_no_credentials_in_the_specification(job: dict[str, Path]) -> None:
     as it is added; the submitted specification (readable by the cluster's admins) has none."""
     text = spec_of(YarnRuntime(), job).to_yaml()
     assert "PRIVATE KEY" not in text
-    assert "REEF_EVALUATOR_FILES" not in text
+    assert "REEF_EVALUATOR_FILES_KEY" not in text  # given to each container as it is added
 
 
 def report(state: str, final: str, diagnostics: str = "") -> Any:
