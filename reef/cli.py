@@ -505,6 +505,10 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
 
 def _runtime_from(description: dict[str, Any]) -> str | Runtime:
     name = description.get("name", "local")
+    if name == "yarn":
+        from reef.runtime.yarn import YarnRuntime  # noqa: PLC0415 - skein for YARN only
+
+        return YarnRuntime(**YarnRuntime.settings_from(description))
     if name != "local":
         return str(name)
     settings = {

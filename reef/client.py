@@ -18,11 +18,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from reef.common._job import JobBackend, JobResult, JobStatus
+from reef.common._job import RECORD_FILE, JobBackend, JobResult, JobStatus
 from reef.common._wire import local_error
 from reef.driver._core import PROVIDED, DriverCore, python_path
 from reef.driver._declare import Driver
-from reef.driver._record import RECORD_FILE, write_record
+from reef.driver._record import write_record
 from reef.errors import ConfigurationError, Problem
 from reef.runtime._api import JobPaths, Runtime
 from reef.runtime.local import LocalRuntime

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from reef.errors import RemoteError
 
+RECORD_FILE = "job-record.yaml"  # in every job's directory: what `reef rerun` reads
+
 
 class JobStatus(enum.Enum):
     """Where a job is: ``RUNNING``, or how it ended."""

@@ -22,7 +22,6 @@ from reef.tang._naming import class_path, main_script_of
 if TYPE_CHECKING:
     from reef.driver._core import DriverCore
 
-RECORD_FILE = "job-record.yaml"
 FORMAT = 1
 PACKAGES = (
     "pyreef",
@@ -86,10 +85,16 @@ def build_record(core: DriverCore) -> dict[str, Any]:
     }
 
 
+def record_yaml(core: DriverCore) -> str:
+    """The record of ``core``'s job, as ``job-record.yaml`` holds it."""
+    text: str = yaml.safe_dump(build_record(core), sort_keys=False, allow_unicode=True, width=100)
+    return text
+
+
 def write_record(core: DriverCore, path: str) -> None:
     """Write the record of ``core``'s job to ``path``."""
     with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(build_record(core), f, sort_keys=False, allow_unicode=True, width=100)
+        f.write(record_yaml(core))
 
 
 def _iso(timestamp: float) -> str:

@@ -42,7 +42,7 @@ from typing import Any
 import skein
 
 from reef.common._bootstrap import FILES_KEY_VARIABLE, BootstrapError, encode_files
-from reef.common._job import JobResult, JobStatus
+from reef.common._job import RECORD_FILE, JobResult, JobStatus
 from reef.errors import ClusterError, RemoteError
 from reef.runtime._api import (
     ContainerExit,
@@ -66,6 +66,7 @@ SNAPSHOT, OUTCOME, OUTCOME_ACK, CLIENT = (
     "reef/outcome-ack",
     "reef/client",
 )
+RECORD, PROFILE = "reef/record", "reef/profile"  # job-record.yaml and the Wake report, at the end
 _ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
 _POLL = 5.0  # seconds between sweeps for container ends the key-value events missed
 
@@ -196,12 +197,34 @@ class YarnRuntime(Runtime):
             "name": self.name,
             "queue": self.queue,
             "environment": self.environment.source,
+            "environments": ",".join(f"{k}={v.source}" for k, v in self.environments.items()),
             "driver_memory_mb": self.driver_memory_mb,
             "driver_cores": self.driver_cores,
             "evaluator_sizes": ",".join(f"{s.memory_mb}x{s.cores}" for s in self.sizes),
             "node_label": self.node_label,
             "max_attempts": self.max_attempts,
         }
+
+    @staticmethod
+    def settings_from(description: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor's arguments that ``describe`` recorded (``reef rerun``)."""
+        settings: dict[str, Any] = {
+            key: description[key]
+            for key in ("queue", "environment", "driver_memory_mb", "driver_cores", "max_attempts")
+            if key in description
+        }
+        if description.get("node_label"):
+            settings["node_label"] = description["node_label"]
+        if description.get("evaluator_sizes"):
+            settings["evaluator_sizes"] = [
+                tuple(int(n) for n in size.split("x"))
+                for size in str(description["evaluator_sizes"]).split(",")
+            ]
+        if description.get("environments"):
+            settings["environments"] = dict(
+                item.split("=", 1) for item in str(description["environments"]).split(",")
+            )
+        return settings
 
     def client(self) -> Any:
         """The skein client to submit with."""
@@ -437,6 +460,7 @@ class YarnJob:
         self._app: Any = None
         self._sent = 0
         self._unsent: list[tuple[str, bytes]] = []
+        self._final: Mapping[str, bytes] = {}  # the store's reef/ keys when the outcome came
         self._write_status({"id": app_id, "status": "RUNNING", "runtime": "yarn"})
         self._thread = threading.Thread(target=self._watch, name=f"reef-yarn-{app_id}")
         self._thread.start()
@@ -552,6 +576,8 @@ class YarnJob:
                     self._snapshot = json.loads(event.result.value)
             elif event.key == OUTCOME:
                 self._outcome = json.loads(event.result.value)
+                with contextlib.suppress(Exception):  # before the ack lets the master go
+                    self._final = self._app.kv.get_prefix("reef/")
                 with contextlib.suppress(Exception):
                     self._app.kv.put(OUTCOME_ACK, b"1")
                 return
@@ -585,8 +611,27 @@ class YarnJob:
         if error is not None:
             doc["error"] = {"type": error.type_name, "message": error.message}
         self._write_status(doc)
+        self._write_final_files()
         self._fetch_logs()
         self._ended.set()
+
+    def _write_final_files(self) -> None:
+        """``final-status.json``, ``profile.txt`` and ``job-record.yaml``, as a local job
+        leaves them (what ``reef status``, ``reef profile`` and ``reef rerun`` read)."""
+        final = self._final
+        files = {
+            "final-status.json": final.get(SNAPSHOT),
+            "profile.txt": final.get(PROFILE),
+            RECORD_FILE: final.get(RECORD),
+        }
+        for name, data in files.items():
+            if data is None:
+                continue
+            try:
+                with open(os.path.join(self.log_dir, name), "wb") as f:
+                    f.write(data)
+            except OSError as e:
+                _log.warning("cannot write %s of job %s: %s", name, self.id, e)
 
     def _wait_for_the_end(self) -> Any:
         deadline = time.monotonic() + 60
@@ -926,6 +971,7 @@ def evaluator_files() -> bytes:
 def master(job_file: str) -> int:
     """Run the job's driver in this application master; the process exit code."""
     from reef.driver._core import DriverCore  # noqa: PLC0415 - the AM alone runs a driver here
+    from reef.driver._record import record_yaml  # noqa: PLC0415
     from reef.tang import Configuration, load_main_script, resolve, use_main_script  # noqa: PLC0415
 
     logging.basicConfig(
@@ -990,6 +1036,9 @@ def master(job_file: str) -> int:
         },
     }
     app.kv.put(SNAPSHOT, json.dumps(core.snapshot()).encode())
+    with contextlib.suppress(Exception):  # what reef rerun and reef profile read, client-side
+        app.kv.put(RECORD, record_yaml(core).encode())
+        app.kv.put(PROFILE, core.registry.text_report().encode())
     app.kv.put(OUTCOME, json.dumps(doc).encode())
     if app.kv.get(CLIENT) is not None:  # a client watches: let it read the outcome first
         with contextlib.suppress(Exception):

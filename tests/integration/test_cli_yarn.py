@@ -166,3 +166,21 @@ def test_examples_run_on_yarn_with_only_the_runtime_changed(
     code, out = reef("run", f"{REPO}/examples/{target}", "--runtime", "yarn", "--quiet")
     assert code == cli.EXIT_OK, out
     assert expected in out
+
+
+def test_a_yarn_job_leaves_its_record_profile_and_final_status_to_rerun(
+    yarn: StandinYarn, reef_home: Path
+) -> None:
+    code, out = reef("run", HELLO, "--runtime", "yarn", "--quiet", "--set", "Greeting=Hej")
+    assert code == cli.EXIT_OK, out
+    (job,) = (reef_home / "jobs").glob("application_*")
+    assert json.loads((job / "final-status.json").read_text())["state"] == "SUCCEEDED"
+    code, profile = reef("profile", job.name)
+    assert code == cli.EXIT_OK
+    assert "driver.dispatch" in profile
+    record = job / "job-record.yaml"
+    assert "Greeting" in record.read_text()
+    code, out = reef("rerun", str(record))
+    assert code == cli.EXIT_OK
+    assert out.startswith("Hej from evaluator pid ")
+    assert len(list((reef_home / "jobs").glob("application_*"))) == 2  # ran on YARN again

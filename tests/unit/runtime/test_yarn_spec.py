@@ -238,3 +238,17 @@ def test_yarn_reports_read_as_job_outcomes(yarn: Any, status: JobStatus, error: 
         assert err is None
     else:
         assert err is not None and error in err.message
+
+
+def test_a_recorded_description_gives_back_the_runtime(job: dict[str, Path]) -> None:
+    runtime = YarnRuntime(
+        queue="research",
+        environment=str(job["ml.tar.gz"]),
+        environments={"cpu": "/opt/cpu/bin/python"},
+        driver_memory_mb=2048,
+        evaluator_sizes=[(512, 1), (2048, 2)],
+        node_label="big",
+        max_attempts=2,
+    )
+    again = YarnRuntime(**YarnRuntime.settings_from(runtime.describe()))
+    assert again.describe() == runtime.describe()
