@@ -496,7 +496,7 @@ def pool_throughput(total: int, warmup: int, workers: int) -> dict[str, float]:
 # -- peer: Ray (in a child process) ---------------------------------------------------------------
 
 
-def ray_child(rounds: int, warmup: int, total: int, workdir: str) -> dict[str, Any]:
+def ray_child(rounds: int, warmup: int, total: int, workdir: str, settle: float) -> dict[str, Any]:
     """Ray's figures, measured in this (child) process; called with ``--ray-child``."""
     import logging
 
@@ -537,7 +537,7 @@ def ray_child(rounds: int, warmup: int, total: int, workdir: str) -> dict[str, A
             ray.get(first.noop.remote())
             if i >= warmup:
                 samples.append(time.perf_counter() - t1)
-        time.sleep(0.5)
+        time.sleep(settle)  # idle as long as reef's evaluators before its memory is read
         memory = process_memory(ray.get(first.pid.remote()))
 
         t1 = time.perf_counter()
@@ -578,7 +578,7 @@ def ray_child(rounds: int, warmup: int, total: int, workdir: str) -> dict[str, A
     }
 
 
-def ray_peer(rounds: int, warmup: int, total: int, workdir: str) -> dict[str, Any]:
+def ray_peer(rounds: int, warmup: int, total: int, workdir: str, settle: float) -> dict[str, Any]:
     """Run :func:`ray_child` in a child process (its own session, killed on timeout)."""
     import importlib.util
 
@@ -592,6 +592,7 @@ def ray_peer(rounds: int, warmup: int, total: int, workdir: str) -> dict[str, An
         f"--rounds={rounds}",
         f"--warmup={warmup}",
         f"--total={total}",
+        f"--settle={settle}",
     ]
     child = subprocess.Popen(
         command,
@@ -838,7 +839,7 @@ def one_round(args: argparse.Namespace, workdir: str, ray_skip: str | None) -> d
     if ray_skip is not None:
         f["ray"] = {"skipped": ray_skip}
     else:
-        f["ray"] = timed("Ray (its own child process)", ray_peer, r, w, n, workdir)
+        f["ray"] = timed("Ray (its own child process)", ray_peer, r, w, n, workdir, args.settle)
     return f
 
 
@@ -863,7 +864,9 @@ def main(argv: list[str] | None = None) -> int:
         args.starts, args.batch, args.settle = 2, 2, 0.5
 
     if args.ray_child:
-        print(json.dumps(ray_child(args.rounds, args.warmup, args.total, args.ray_child)))
+        print(
+            json.dumps(ray_child(args.rounds, args.warmup, args.total, args.ray_child, args.settle))
+        )
         return 0
 
     workdir = tempfile.mkdtemp(prefix="reef-bench-")

@@ -625,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a variable for YARN containers (real-yarn.sh: HADOOP_CONF_DIR=<its conf-am>)",
+        help="a variable for YARN containers (e.g. HADOOP_CONF_DIR=<an AM configuration>)",
     )
     parser.add_argument("--activities", type=int, default=40, help="activities per job (N)")
     parser.add_argument("--evaluators", type=int, default=2, help="evaluators at a time (E)")

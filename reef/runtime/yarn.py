@@ -460,7 +460,7 @@ class YarnJob:
         self._app: Any = None
         self._sent = 0
         self._unsent: list[tuple[str, bytes]] = []
-        self._final: Mapping[str, bytes] = {}  # the store's reef/ keys when the outcome came
+        self._final: Mapping[str, bytes | None] = {}  # snapshot, record, profile at the end
         self._write_status({"id": app_id, "status": "RUNNING", "runtime": "yarn"})
         self._thread = threading.Thread(target=self._watch, name=f"reef-yarn-{app_id}")
         self._thread.start()
@@ -577,7 +577,9 @@ class YarnJob:
             elif event.key == OUTCOME:
                 self._outcome = json.loads(event.result.value)
                 with contextlib.suppress(Exception):  # before the ack lets the master go
-                    self._final = self._app.kv.get_prefix("reef/")
+                    self._final = {
+                        key: self._app.kv.get(key) for key in (SNAPSHOT, RECORD, PROFILE)
+                    }
                 with contextlib.suppress(Exception):
                     self._app.kv.put(OUTCOME_ACK, b"1")
                 return

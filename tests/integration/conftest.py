@@ -28,8 +28,8 @@ FAST = {HeartbeatPeriod: 0.2, EvaluatorTimeout: 2.0}
 
 # A real cluster, by hand: REEF_TEST_YARN=1 with skein able to reach it (a running `skein driver`,
 # or HADOOP_CONF_DIR and Java for one); REEF_TEST_YARN_AM_CONF optionally names a configuration
-# directory for application masters (../shared/tools/real-yarn.sh makes one with a faster AM
-# heartbeat). CI has no cluster: there the scenarios run locally and on the stand-in only.
+# directory for application masters (e.g. one with a lower yarn.am.liveness-monitor.expiry-
+# interval-ms, for a faster AM heartbeat). CI has no cluster: there the scenarios run locally and on the stand-in only.
 REAL_YARN = os.environ.get("REEF_TEST_YARN") == "1"
 
 
@@ -56,7 +56,7 @@ def on_real_yarn(runtime: Any) -> bool:
 def container_logs(result: reef.JobResult) -> list[str]:
     """The texts of a job's logs: what the client collected into its directory, and, on a real
     cluster without log aggregation, the NodeManager's log directory of the application
-    (REEF_TEST_YARN_LOGS; real-yarn.sh: /tmp/yarn-test/data/logs)."""
+    (REEF_TEST_YARN_LOGS: yarn.nodemanager.log-dirs of a single-node cluster)."""
     paths = list(Path(result.log_dir).rglob("*.log"))
     node_logs = os.environ.get("REEF_TEST_YARN_LOGS")
     if node_logs and (Path(node_logs) / result.id).is_dir():

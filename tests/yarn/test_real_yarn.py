@@ -1,6 +1,6 @@
 """Against a real YARN cluster, by hand: ``REEF_TEST_YARN=1`` (skein must reach the cluster: a
-running ``skein driver``, or ``HADOOP_CONF_DIR`` and Java for one). ``../shared/tools/real-yarn.sh``
-starts a single-node cluster on this machine; see README "Testing against a real YARN". The
+running ``skein driver``, or ``HADOOP_CONF_DIR`` and Java for one); see the README's
+"Developing" section for the variables. The
 lifecycle and failure scenarios of tests/integration also run on the cluster then (their
 ``runtime`` fixture). CI has no cluster, so these are skipped there."""
 
