@@ -28,6 +28,9 @@ _WHERE = {
     "ContextMessage": "reef.driver._events",
     "ContextMessenger": "reef.common._activity",
     "Driver": "reef.driver._declare",
+    "DriverIdentity": "reef.driver._services",
+    "DriverServices": "reef.driver._services",
+    "EvaluatorIdentity": "reef.common._identity",
     "DriverDefinitionError": "reef.errors",
     "EvaluatorDescriptor": "reef.driver._events",
     "EvaluatorRequest": "reef.driver._requestor",
@@ -42,6 +45,7 @@ _WHERE = {
     "ReefError": "reef.errors",
     "RemoteError": "reef.errors",
     "RunningActivity": "reef.driver._events",
+    "ServiceEvent": "reef.driver._events",
     "StartTime": "reef.driver._events",
     "StateError": "reef.errors",
     "StopTime": "reef.driver._events",
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from reef import settings
     from reef.client import Job, JobResult, JobStatus, run, submit
     from reef.common._activity import Activity, ContextMessenger
+    from reef.common._identity import EvaluatorIdentity
     from reef.driver._declare import Driver, on
     from reef.driver._events import (
         ActiveContext,
@@ -71,11 +76,13 @@ if TYPE_CHECKING:
         FailedContext,
         FailedEvaluator,
         RunningActivity,
+        ServiceEvent,
         StartTime,
         StopTime,
         SuspendedActivity,
     )
     from reef.driver._requestor import Clock, EvaluatorRequest, EvaluatorRequestor, JobMessenger
+    from reef.driver._services import DriverIdentity, DriverServices
     from reef.driver._submission import ActivityConfiguration, ContextConfiguration
     from reef.errors import (
         ConfigurationError,
@@ -118,7 +125,10 @@ __all__ = [
     "ContextMessenger",
     "Driver",
     "DriverDefinitionError",
+    "DriverIdentity",
+    "DriverServices",
     "EvaluatorDescriptor",
+    "EvaluatorIdentity",
     "EvaluatorRequest",
     "EvaluatorRequestor",
     "FailedActivity",
@@ -131,6 +141,7 @@ __all__ = [
     "ReefError",
     "RemoteError",
     "RunningActivity",
+    "ServiceEvent",
     "StartTime",
     "StateError",
     "StopTime",

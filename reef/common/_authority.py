@@ -68,7 +68,7 @@ class JobAuthority:
     def _issue(
         self,
         common_name: str,
-        usage: x509.ObjectIdentifier,
+        usages: list[x509.ObjectIdentifier],
         alt_names: list[x509.GeneralName],
     ) -> PemPair:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -82,7 +82,7 @@ class JobAuthority:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         )
         cert = builder.sign(self._key, hashes.SHA256())
@@ -96,12 +96,15 @@ class JobAuthority:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
                 names.append(x509.DNSName(host))
-        return self._issue(DRIVER_NAME, ExtendedKeyUsageOID.SERVER_AUTH, names)
+        return self._issue(DRIVER_NAME, [ExtendedKeyUsageOID.SERVER_AUTH], names)
 
     def issue_evaluator(self, evaluator_id: str) -> PemPair:
-        """A client certificate whose common name is ``evaluator_id``."""
+        """An evaluator's certificate, whose common name is ``evaluator_id``: a client of the
+        driver, and both client and server between evaluators (group communication)."""
         return self._issue(
-            evaluator_id, ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName(_dns_safe(evaluator_id))]
+            evaluator_id,
+            [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+            [x509.DNSName(_dns_safe(evaluator_id))],
         )
 
 

@@ -44,12 +44,14 @@ from reef.driver._events import (
     FailedActivity,
     FailedContext,
     FailedEvaluator,
+    ServiceEvent,
     StartTime,
     StopTime,
     SuspendedActivity,
 )
 from reef.driver._observe import JobObserver
 from reef.driver._requestor import Clock, EvaluatorRequest, EvaluatorRequestor, JobMessenger
+from reef.driver._services import DriverIdentity, DriverServices
 from reef.driver._state import EvaluatorManager, Phase
 from reef.driver._status import StatusServer
 from reef.driver._submission import ActivityConfiguration, Checker, ContextConfiguration
@@ -69,7 +71,7 @@ from reef.wake import Profiling, RealClock, SingleThreadStage, StageRegistry, Ti
 
 _log = logging.getLogger("reef.driver")
 
-PROVIDED = (EvaluatorRequestor, JobMessenger, Clock)
+PROVIDED = (EvaluatorRequestor, JobMessenger, Clock, DriverServices)
 """What a driver's constructor may ask for besides its configuration."""
 
 _DISCONNECT_GRACE = 1.0  # seconds to wait for a process exit after a stream breaks
@@ -95,9 +97,10 @@ class _Start:
 
 @dataclass(frozen=True, slots=True)
 class _Call:
-    """Run a callable on the dispatcher (alarm callbacks)."""
+    """Run a callable on the dispatcher (alarm callbacks, services' calls)."""
 
     fn: Callable[[], None]
+    what: str = "an alarm callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,11 @@ class DriverCore:
         self.requestor = EvaluatorRequestor(self._request)
         self.messenger = JobMessenger(self._send_to_client)
         self.clock = Clock(self._clock, lambda fn: self._post(_Call(fn)))
+        self.services = DriverServices(
+            DriverIdentity(paths.job_id, paths.root, runtime.driver_host, self._credentials),
+            post=lambda event: self._post(_Fire(event)),
+            call=lambda fn: self._post(_Call(fn, "a driver service's call")),
+        )
 
     @property
     def driver_class(self) -> type[Driver]:
@@ -255,6 +263,7 @@ class DriverCore:
         """Release everything the job holds (call once ``done`` is set; not from a handler)."""
         if self._ticker is not None:
             self._ticker.close()
+        self.services.close()
         self._internal_clock.close()
         self._clock.close()
         self.runtime.stop()
@@ -379,7 +388,7 @@ class DriverCore:
         elif isinstance(item, _Fire):
             self._fire(item.event)
         elif isinstance(item, _Call):
-            self._user_code(item.fn, "an alarm callback")
+            self._user_code(item.fn, item.what)
         elif isinstance(item, _Start):
             self._start()
         elif isinstance(item, _Fail):
@@ -394,6 +403,7 @@ class DriverCore:
                 EvaluatorRequestor: self.requestor,
                 JobMessenger: self.messenger,
                 Clock: self.clock,
+                DriverServices: self.services,
             },
         )
         try:
@@ -411,11 +421,19 @@ class DriverCore:
 
     def _fire(self, event: object) -> None:
         self.observer.observe(event)
+        for observe in self.services.observers_of(type(event)):
+            self._user_code(
+                lambda observe=observe: observe(event),  # type: ignore[misc]
+                f"a driver service observing {type(event).__name__}",
+            )
         name = self._handlers.get(type(event))
         if name is not None:
             assert self._driver is not None
             handler = getattr(self._driver, name)
             self._user_code(lambda: handler(event), f"handler {name}({type(event).__name__})")
+            return
+        if isinstance(event, ServiceEvent):
+            self._user_code(event.unhandled, f"{type(event).__name__}.unhandled")
             return
         self._default(event)
 

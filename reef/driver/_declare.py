@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from reef.driver._events import EVENT_TYPES
+from reef.driver._events import EVENT_TYPES, ServiceEvent
 from reef.errors import DriverDefinitionError
 from reef.tang._types import describe
 
@@ -86,11 +86,15 @@ class Driver:
                 if event_type is _Bare:
                     problems.append(f"{where}: @on needs the event type, e.g. @on(reef.StartTime)")
                     continue
-                if event_type not in EVENT_TYPES:
+                if event_type not in EVENT_TYPES and not (
+                    isinstance(event_type, type)
+                    and issubclass(event_type, ServiceEvent)
+                    and event_type is not ServiceEvent
+                ):
                     known = ", ".join(t.__name__ for t in EVENT_TYPES)
                     problems.append(
                         f"{where}: @on({_describe(event_type)}) is not a driver event; "
-                        f"use one of {known}"
+                        f"use one of {known}, or a service's event (a ServiceEvent subclass)"
                     )
                     continue
                 if event_type in own:

@@ -11,10 +11,13 @@ context's services are closed; ``CompletedEvaluator`` after the root context is 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reef.errors import RemoteError
+
+_log = logging.getLogger("reef.driver")
 
 if TYPE_CHECKING:
     from reef.driver._submission import ActivityConfiguration, ContextConfiguration
@@ -261,6 +264,17 @@ class ActivityMessage:
     evaluator_id: str = ""
 
 
+class ServiceEvent:
+    """Base of the events that services define (a group member failed, ...). ``@on`` accepts
+    any subclass; services fire them with ``DriverServices.fire``. When the driver has no
+    handler for one, ``unhandled()`` runs: by default it is logged; a subclass may raise to
+    fail the job."""
+
+    def unhandled(self) -> None:
+        """What happens when no handler takes this event (run on the dispatcher thread)."""
+        _log.info("no handler for %r", self)
+
+
 EVENT_TYPES: tuple[type, ...] = (
     StartTime,
     StopTime,
@@ -278,4 +292,5 @@ EVENT_TYPES: tuple[type, ...] = (
     ActivityMessage,
     ClientMessage,
 )
-"""Every event type a driver can handle with ``@on``."""
+"""Every built-in event type a driver can handle with ``@on`` (and subclasses of
+``ServiceEvent``)."""

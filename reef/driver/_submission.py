@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reef.common._activity import Activity, ContextMessenger, implements_run
+from reef.common._identity import EvaluatorIdentity
 from reef.errors import Category, ConfigurationError, Problem
 from reef.tang import Configuration, NamedParameter
 from reef.tang._naming import class_path, main_script_of
+
+ON_EVALUATORS = (ContextMessenger, EvaluatorIdentity)
+"""What every context on an evaluator provides besides its configuration and services."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class Checker:
         if cached is None:
             problems: list[Problem] = []
             effective = _merge(f"context {context.id}", parent, own)
-            provided = (ContextMessenger, *parent_services)
+            provided = (*ON_EVALUATORS, *parent_services)
             for service in list[object](context.services):
                 if not isinstance(service, type):
                     problems.append(
@@ -191,7 +195,7 @@ class Checker:
                     )
                 try:
                     effective = _merge(where, context_effective, own)
-                    effective.check(cls, provided=(ContextMessenger, *stack_services))
+                    effective.check(cls, provided=(*ON_EVALUATORS, *stack_services))
                 except ConfigurationError as e:
                     problems.extend(_within(where, e.problems))
             paths = self._paths(where, (cls,), problems) if isinstance(cls, type) else ()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reef.common._activity import ContextMessenger
+from reef.common._identity import EvaluatorIdentity
 from reef.errors import StateError
 from reef.tang import Configuration, Injector, Tang
 from reef.tang._naming import resolve
@@ -72,8 +73,10 @@ class ContextStack:
         send_message: Callable[[str, bytes], None],
         configurations: ConfigurationCache,
         main_script: str | None,
+        identity: EvaluatorIdentity | None = None,
     ) -> None:
         self._send_message = send_message
+        self._identity = identity
         self._configurations = configurations
         self._main_script = main_script
         self._stack: list[RunningContext] = []
@@ -124,7 +127,9 @@ class ContextStack:
         except Exception as e:
             raise ContextFailure(context_id, e) from e
         messenger = ContextMessenger(context_id, self._send_message)
-        instances = {ContextMessenger: messenger}
+        instances: dict[type, Any] = {ContextMessenger: messenger}
+        if self._identity is not None:
+            instances[EvaluatorIdentity] = self._identity
         try:
             injector = (
                 top.injector.fork(conf, instances=instances)

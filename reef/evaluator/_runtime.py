@@ -27,6 +27,7 @@ from reef.common import _tls
 from reef.common._bootstrap import Bootstrap
 from reef.common._duplex import TlsDuplex, wrap
 from reef.common._frames import FrameError, FrameReader, FrameWriter
+from reef.common._identity import EvaluatorIdentity, host_key
 from reef.common._ordered import OrderedInbox
 from reef.common._wire import capture
 from reef.errors import StateError
@@ -99,7 +100,21 @@ class Evaluator:
         self._inbox: OrderedInbox[pb.DriverMessage] = OrderedInbox(self._deliver)
         self._configurations = ConfigurationCache()
         self._contexts = ContextStack(
-            self._send_context_message, self._configurations, bootstrap.main_script
+            self._send_context_message,
+            self._configurations,
+            bootstrap.main_script,
+            EvaluatorIdentity(
+                job_id=bootstrap.job_id,
+                evaluator_id=bootstrap.evaluator_id,
+                host=_tls.this_host(),
+                host_key=host_key(),
+                workdir=os.path.abspath(workdir),
+                credentials=_tls.CredentialFiles(
+                    os.path.abspath(bootstrap.ca_file),
+                    os.path.abspath(bootstrap.cert_file),
+                    os.path.abspath(bootstrap.key_file),
+                ),
+            ),
         )
         self._runner = ActivityRunner(
             self._id, self._send_activity_status, self._send_activity_message, 1 << 30

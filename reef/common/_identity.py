@@ -1,0 +1,53 @@
+"""Who and where an evaluator is, for services that talk to other evaluators or keep files.
+
+The evaluator puts one ``EvaluatorIdentity`` into every context's injector: a service asks for
+it in its constructor (``def __init__(self, me: EvaluatorIdentity)``). Evaluators of one job
+prove themselves to each other with the job's credentials (mutual TLS): every evaluator's
+certificate is signed by the job's CA and carries the evaluator id as its common name.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+
+from reef.common._tls import CredentialFiles
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatorIdentity:
+    """This evaluator: its ids, the host it runs on, its working directory (private to it,
+    removed or kept with the job's logs by the runtime) and its credential files."""
+
+    job_id: str
+    evaluator_id: str
+    host: str  # as other machines reach it
+    host_key: str  # equal for two processes exactly when they share a machine (and /dev/shm)
+    workdir: str
+    credentials: CredentialFiles
+
+
+@functools.cache
+def host_key() -> str:
+    """An identifier of this machine's running kernel: the host name and the boot id, so that
+    two processes compare equal only when they can share memory (not merely a host name)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}"
+
+
+def scratch_directory(identity: EvaluatorIdentity | None, purpose: str) -> str:
+    """A directory for a service's spill files: ``<workdir>/<purpose>`` on an evaluator, a
+    temporary directory elsewhere (a user's unit test). Created if missing."""
+    if identity is not None:
+        path = os.path.join(identity.workdir, purpose)
+    else:
+        path = tempfile.mkdtemp(prefix=f"reef-{purpose}-")
+    os.makedirs(path, exist_ok=True)
+    return path
