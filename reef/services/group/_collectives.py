@@ -1,0 +1,241 @@
+"""The collective algorithms, written against a ``Session`` (its links and waits).
+
+Every collective runs on every member with the same arguments' shape (the same root, the same
+operation) and the same sequence number; each message's header carries ``seq``, the operation
+and the root, and a member that receives a header it did not expect fails with a clear error
+instead of misreading the stream.
+
+- ``broadcast``: down the topology's tree from the root; an inner member forwards each chunk to
+  its children as soon as it has arrived (``_chunks.plan``), while later chunks still come in.
+- ``reduce``: up the tree; with ``SUM``/``PROD``/``MIN``/``MAX`` on arrays, chunk by chunk: a
+  member combines chunk ``i`` of its own value with its children's (numpy, in place) and sends
+  it up while chunk ``i + 1`` is in flight. Other operations combine whole values.
+- ``all_reduce``: ``reduce`` to rank 0, then ``broadcast`` from it; ``all_gather``: ``gather`` to
+  rank 0, then ``broadcast`` of the list; ``barrier``: an empty ``reduce`` and ``broadcast``.
+- ``gather``, ``scatter``, ``all_to_all``: every value goes straight between its two members
+  (each value is distinct: a tree would only add hops).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reef.services.group import _codec
+from reef.services.group._chunks import plan
+from reef.services.group._errors import GroupError
+from reef.services.group._links import InMessage, OutLink
+from reef.services.group._ops import Op, ReduceOp, elementwise
+from reef.services.group._session import Session
+
+
+class Call:
+    """One collective on one member: its sequence number, name, root and deadline."""
+
+    def __init__(self, session: Session, op: str, root: int, deadline: float) -> None:
+        self.session = session
+        self.spec = session.spec
+        self.rank = session.rank
+        self.size = session.spec.size
+        self.op = op
+        self.root = root
+        self.seq = session.seq
+        self.deadline = deadline
+        self.what = f"{op} #{self.seq}"
+
+    def phase(self, op: str, root: int) -> Call:
+        """A step of a composite collective (same sequence number and deadline)."""
+        step = Call.__new__(Call)
+        step.__dict__.update(self.__dict__)
+        step.op, step.root = f"{self.op}.{op}", root
+        return step
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def member(self, rank: int) -> str:
+        return self.spec.members[rank]
+
+    def link(self, rank: int) -> OutLink:
+        return self.session.link_to(self.member(rank), self.deadline)
+
+    def header(self, meta: _codec.Meta, nbytes: list[int]) -> dict[str, Any]:
+        return {"seq": self.seq, "op": self.op, "root": self.root, "meta": meta, "sizes": nbytes}
+
+    def send(self, rank: int, value: Any) -> OutLink:
+        """Post ``value`` to ``rank`` (not waiting for it to leave)."""
+        meta, buffers = _codec.encode(value)
+        link = self.link(rank)
+        link.post_header(self.header(meta, _codec.sizes(buffers)))
+        for b in buffers:
+            link.post_data(b)
+        return link
+
+    def receive(self, rank: int) -> InMessage:
+        """The next message from ``rank``, checked to belong to this collective."""
+        peer = self.member(rank)
+        message = self.session.next_message(peer, self.deadline, self.what)
+        h = message.header
+        if (h.get("seq"), h.get("op"), h.get("root")) != (self.seq, self.op, self.root):
+            raise GroupError(
+                f"{self.spec.describe()}: rank {self.rank} is in {self.op} #{self.seq} (root "
+                f"{self.root}), but rank {rank} sent {h.get('op')} #{h.get('seq')} (root "
+                f"{h.get('root')}): every member must call the same collectives in the same order"
+            )
+        return message
+
+    def wait(self, message: InMessage, upto: int, rank: int) -> None:
+        self.session.wait_bytes(message, upto, self.member(rank), self.deadline, self.what)
+
+    def value(self, message: InMessage, rank: int) -> Any:
+        self.wait(message, message.total, rank)
+        return message.value()
+
+    def sent(self, links: list[OutLink]) -> None:
+        self.session.wait_sent(links, self.deadline, self.what)
+
+
+def broadcast(call: Call, value: Any) -> Any:
+    topology = call.spec.shape
+    parent = topology.parent(call.rank, call.size, call.root)
+    links = [call.link(c) for c in topology.children(call.rank, call.size, call.root)]
+    if parent is None:
+        meta, buffers = _codec.encode(value)
+        header = call.header(meta, _codec.sizes(buffers))
+        for link in links:
+            link.post_header(header)
+        for b in buffers:
+            for link in links:
+                link.post_data(b)
+        call.sent(links)
+        return value
+    message = call.receive(parent)
+    for link in links:
+        link.post_header(message.header)
+    if links:
+        for view, offset in zip(message.views, message.offsets, strict=True):
+            for start, stop in plan(view.nbytes):
+                call.wait(message, offset + stop, parent)
+                for link in links:
+                    link.post_data(view[start:stop])
+    result = call.value(message, parent)
+    call.sent(links)
+    return result
+
+
+def reduce(call: Call, value: Any, op: Op) -> Any:
+    topology = call.spec.shape
+    parent = topology.parent(call.rank, call.size, call.root)
+    children = topology.children(call.rank, call.size, call.root)
+    if not children:  # a leaf sends its own value as it is
+        if parent is None:  # a group of one
+            return value
+        call.sent([call.send(parent, value)])
+        return None
+    messages = [call.receive(c) for c in children]
+    if isinstance(op, ReduceOp) and elementwise(op, value):
+        result = _reduce_chunks(call, np.asarray(value), op, parent, children, messages)
+    else:
+        result = value
+        for message, child in zip(messages, children, strict=True):
+            result = op(result, call.value(message, child))
+        if parent is not None:
+            call.sent([call.send(parent, result)])
+    return result if parent is None else None
+
+
+def _reduce_chunks(  # noqa: PLR0917
+    call: Call,
+    own: np.ndarray,
+    op: ReduceOp,
+    parent: int | None,
+    children: list[int],
+    messages: list[InMessage],
+) -> np.ndarray:
+    for message, child in zip(messages, children, strict=True):
+        meta = message.header["meta"]
+        if meta.get("kind") != "array":
+            raise ValueError(
+                f"reduce on {call.spec.describe()}: rank {call.rank} has an array but rank "
+                f"{child} sent a {meta.get('kind')} value"
+            )
+        shape, dtype = tuple(meta["shape"]), np.dtype(meta["dtype"])
+        if shape != own.shape or dtype != own.dtype:
+            raise ValueError(
+                f"reduce on {call.spec.describe()}: mismatched arrays: rank {call.rank} has "
+                f"shape {own.shape} {own.dtype}, rank {child} sent shape {shape} {dtype}"
+            )
+    pool = call.session.pool
+    acc = pool.take(own.shape, own.dtype) if pool is not None else np.empty(own.shape, own.dtype)
+    flat, mine = acc.reshape(-1), np.ascontiguousarray(own).reshape(-1)
+    theirs = [m.owners[0].reshape(-1) for m in messages]
+    link = None
+    if parent is not None:
+        meta, buffers = _codec.encode(acc)
+        link = call.link(parent)
+        link.post_header(call.header(meta, _codec.sizes(buffers)))
+    out = _codec.byte_view(acc)
+    size = acc.itemsize
+    for start, stop in plan(acc.nbytes, itemsize=size):
+        lo, hi = start // size, stop // size
+        for k, (message, child) in enumerate(zip(messages, children, strict=True)):
+            call.wait(message, stop, child)
+            op.ufunc(mine[lo:hi] if k == 0 else flat[lo:hi], theirs[k][lo:hi], out=flat[lo:hi])
+        if link is not None:
+            link.post_data(out[start:stop])
+    if link is not None:
+        call.sent([link])
+    return acc
+
+
+def gather(call: Call, value: Any) -> list[Any] | None:
+    if call.rank != call.root:
+        call.sent([call.send(call.root, value)])
+        return None
+    others = [r for r in range(call.size) if r != call.root]
+    messages = {r: call.receive(r) for r in others}
+    result: list[Any] = [None] * call.size
+    result[call.root] = value
+    for r in others:
+        result[r] = call.value(messages[r], r)
+    return result
+
+
+def scatter(call: Call, values: Any) -> Any:
+    if call.rank != call.root:
+        return call.value(call.receive(call.root), call.root)
+    values = check_values(values, call.size, "scatter")
+    links = [call.send(r, v) for r, v in enumerate(values) if r != call.root]
+    call.sent(links)
+    return values[call.root]
+
+
+def all_to_all(call: Call, values: Any) -> list[Any]:
+    values = check_values(values, call.size, "all_to_all")
+    others = [r for r in range(call.size) if r != call.rank]
+    links = [call.send(r, values[r]) for r in others]
+    result: list[Any] = [None] * call.size
+    result[call.rank] = values[call.rank]
+    for r in others:
+        result[r] = call.value(call.receive(r), r)
+    call.sent(links)
+    return result
+
+
+def check_values(values: Any, size: int, what: str) -> list[Any]:
+    """``values`` as a list of one value per member; ``ValueError`` otherwise."""
+    if values is None or isinstance(values, (str, bytes, bytearray, memoryview, dict)):
+        raise ValueError(
+            f"{what} takes a sequence of {size} values (one per member), not "
+            f"{type(values).__name__}"
+        )
+    try:
+        items = list(values)
+    except TypeError:
+        raise ValueError(
+            f"{what} takes a sequence of {size} values (one per member), not "
+            f"{type(values).__name__}"
+        ) from None
+    if len(items) != size:
+        raise ValueError(f"{what} needs {size} values (one per member), got {len(items)}")
+    return items

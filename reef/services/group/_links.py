@@ -1,0 +1,237 @@
+"""Data links: one-way, authenticated connections from one member to another.
+
+Each ordered pair of members that exchanges data has its own link (``A -> B`` and ``B -> A``
+are two TLS connections), so every TLS connection is written by exactly one thread at one end
+and read by exactly one thread at the other: no TLS object is ever used by two threads at once.
+
+- ``OutLink`` (the sending end) has a sender thread that works through what the collective
+  posts (header frames and byte ranges, in order); the collective goes on meanwhile (posting
+  the next chunk, receiving, combining) and finally waits until everything it posted has left
+  its buffers (``wait_sent``), after which the caller may change them.
+- ``InLink`` (the receiving end) has a reader thread that takes each message's header,
+  allocates its destination (``_codec.allocate``), fills it as bytes arrive and counts them
+  (``InMessage.received``), so the collective can forward or combine chunk ``i`` while chunk
+  ``i + 1`` is still arriving.
+
+On TCP the bytes follow their header raw; with shared memory they go through a ``Ring`` and
+only slot notices cross the socket (``_wire``). Every wait is on the session's condition and
+ends when the session fails (a link breaks, a member is lost, the collective is aborted).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reef.services.group import _codec, _wire
+from reef.services.group._chunks import CHUNK_BYTES
+from reef.services.group._pool import BufferPool
+from reef.services.group._shm import Ring
+
+if TYPE_CHECKING:
+    import ssl
+
+    from reef.services.group._session import Session
+
+_log = logging.getLogger("reef.services.group")
+
+SEND_PIECE = 16 << 20  # bytes handed to one sendall (the sender checks for shutdown between)
+
+
+class InMessage:
+    """A message being received: its header, its destination buffers, how much has arrived."""
+
+    __slots__ = ("header", "offsets", "owners", "received", "total", "views")
+
+    def __init__(self, header: dict[str, Any], pool: BufferPool | None = None) -> None:
+        self.header = header
+        nbytes = [int(n) for n in header["sizes"]]
+        new_array = pool.take if pool is not None else np.empty
+        self.owners, self.views = _codec.allocate(header["meta"], nbytes, new_array)
+        self.total = sum(nbytes)
+        self.received = 0
+        self.offsets: list[int] = []
+        at = 0
+        for n in nbytes:
+            self.offsets.append(at)
+            at += n
+
+    def value(self) -> Any:
+        return _codec.decode(self.header["meta"], self.owners)
+
+
+def close_socket(sock: socket.socket) -> None:
+    """Shut ``sock`` down (a thread blocked on it returns) and close it."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+class OutLink:
+    """The sending end of a link to ``peer``; see the module's docstring."""
+
+    def __init__(self, session: Session, peer: str, sock: ssl.SSLSocket, ring: Ring | None) -> None:
+        self.session, self.peer, self.sock, self.ring = session, peer, sock, ring
+        self._queue: collections.deque[tuple[str, Any]] = collections.deque()
+        self.posted = 0
+        self.done = 0
+        self._closing = False
+        self._free = collections.deque(range(ring.slots)) if ring is not None else None
+        self.transport = "tcp" if ring is None else "shm"
+        self._thread = threading.Thread(target=self._run, name=f"group-send-{peer}", daemon=True)
+        self._thread.start()
+
+    # -- the collective's side (under no lock) ------------------------------------------------
+
+    def post_header(self, header: dict[str, Any]) -> None:
+        self._post(("header", header))
+
+    def post_data(self, view: memoryview) -> None:
+        if view.nbytes:
+            self._post(("data", view))
+
+    def _post(self, item: tuple[str, Any]) -> None:
+        with self.session.cv:
+            self.session.check()
+            self._queue.append(item)
+            self.posted += 1
+            self.session.cv.notify_all()
+
+    def idle(self) -> bool:
+        """Whether everything posted has been sent (call under the session's condition)."""
+        return self.done == self.posted
+
+    # -- the sender thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        cv = self.session.cv
+        try:
+            while True:
+                with cv:
+                    while not self._queue and not self._closing and self.session.error is None:
+                        cv.wait()
+                    if self._closing or self.session.error is not None:
+                        return
+                    kind, item = self._queue[0]
+                if kind == "header":
+                    _wire.send_json(self.sock, item)
+                elif self.ring is None:
+                    for start in range(0, item.nbytes, SEND_PIECE):
+                        self.sock.sendall(item[start : start + SEND_PIECE])
+                else:
+                    self._send_shm(item)
+                with cv:
+                    self._queue.popleft()
+                    self.done += 1
+                    cv.notify_all()
+        except Exception as e:
+            with cv:
+                closing = self._closing
+            if not closing:
+                self.session.lost(self.peer, f"sending to it failed: {e}")
+
+    def _send_shm(self, view: memoryview) -> None:
+        ring, free = self.ring, self._free
+        assert ring is not None
+        assert free is not None
+        for start in range(0, view.nbytes, ring.slot_bytes):
+            piece = view[start : start + ring.slot_bytes]
+            while not free:
+                (slot,) = _wire.ACK.unpack(_wire.recv_small(self.sock, _wire.ACK.size))
+                free.append(slot)
+            slot = free.popleft()
+            ring.put(slot, piece)
+            self.sock.sendall(_wire.NOTICE.pack(slot, piece.nbytes))
+
+    def close(self) -> None:
+        with self.session.cv:
+            self._closing = True
+            self.session.cv.notify_all()
+        close_socket(self.sock)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+        if self.ring is not None:
+            self.ring.unlink()
+            self.ring.close()
+
+
+class InLink:
+    """The receiving end of a link from ``peer``; see the module's docstring."""
+
+    def __init__(self, session: Session, peer: str, sock: ssl.SSLSocket, ring: Ring | None) -> None:
+        self.session, self.peer, self.sock, self.ring = session, peer, sock, ring
+        self.transport = "tcp" if ring is None else "shm"
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=f"group-recv-{peer}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        session = self.session
+        try:
+            while True:
+                header = _wire.recv_json(self.sock, at_start=True)
+                message = InMessage(header, session.pool)
+                session.deliver(self.peer, message)
+                for view in message.views:
+                    if self.ring is None:
+                        self._receive_tcp(message, view)
+                    else:
+                        self._receive_shm(message, view)
+        except Exception as e:
+            with session.cv:
+                closing = self._closing
+            if not closing:
+                if isinstance(e, _wire.LinkClosed) and e.clean:
+                    session.peer_closed(self.peer, "its link closed")
+                else:
+                    session.lost(self.peer, f"receiving from it failed: {e}")
+
+    def _progress(self, message: InMessage, n: int) -> None:
+        with self.session.cv:
+            message.received += n
+            self.session.cv.notify_all()
+
+    def _receive_tcp(self, message: InMessage, view: memoryview) -> None:
+        sock, total, pending = self.sock, view.nbytes, 0
+        got = 0
+        while got < total:
+            k = sock.recv_into(view[got:], total - got)
+            if not k:
+                raise _wire.LinkClosed("the peer closed the link inside a message", clean=False)
+            got += k
+            pending += k
+            if pending >= CHUNK_BYTES or got == total:
+                self._progress(message, pending)
+                pending = 0
+
+    def _receive_shm(self, message: InMessage, view: memoryview) -> None:
+        ring = self.ring
+        assert ring is not None
+        got, total = 0, view.nbytes
+        while got < total:
+            slot, n = _wire.NOTICE.unpack(_wire.recv_small(self.sock, _wire.NOTICE.size))
+            if slot >= ring.slots or n > ring.slot_bytes or got + n > total:
+                raise ConnectionError(f"a bad shared-memory notice: slot {slot}, {n} bytes")
+            ring.take(slot, view[got : got + n])
+            got += n
+            self._progress(message, n)  # before the ack: a sender that is done may be gone
+            self.sock.sendall(_wire.ACK.pack(slot))
+
+    def close(self) -> None:
+        with self.session.cv:
+            self._closing = True
+        close_socket(self.sock)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+        if self.ring is not None:
+            self.ring.close()
