@@ -38,7 +38,7 @@ browser:
 test: lint typecheck browser
 	$(BIN)/pytest
 
-BENCHMARKS := tang_check wake_throughput activity_latency evaluator_reuse checkpoint
+BENCHMARKS := tang_check wake_throughput activity_latency evaluator_reuse checkpoint collectives kmeans
 
 bench: setup
 	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done

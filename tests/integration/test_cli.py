@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -143,3 +144,26 @@ def test_examples_run_as_scripts(example: str, reef_home: Path) -> None:
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last in ("[b'5', b'5']",) or last.startswith("SUCCEEDED ['Hello from evaluator")
+
+
+def test_the_word_count_example_counts_and_sums(reef_home: Path) -> None:
+    env = dict(os.environ, REEF_HOME=str(reef_home))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "word_count.py")],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    spec = importlib.util.spec_from_file_location("word_count", EXAMPLES / "word_count.py")
+    assert spec is not None and spec.loader is not None
+    word_count = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(word_count)  # (its job starts only under __main__)
+    text = " ".join(word_count.TEXT).split()
+    expected = sorted(
+        ((w, text.count(w)) for w in set(text)), key=lambda item: (-item[1], item[0])
+    )[:3]
+    assert [tuple(pair) for pair in result["top"]] == expected
+    assert result["sum"] == [0.0, 6.0, 12.0, 18.0]  # (1 + 2 + 3) * [0, 1, 2, 3]
