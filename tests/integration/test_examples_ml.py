@@ -1,0 +1,218 @@
+"""The machine-learning examples (examples/kmeans.py, logistic_regression.py, pagerank.py,
+mapreduce_to_ml.py) against single-process numpy references (examples/ml_kernels.py), through
+their command lines (the final JSON line) and their run_* functions; k-means also on the YARN
+stand-in. Inputs are small and seeded."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+if str(EXAMPLES) not in sys.path:
+    sys.path.insert(0, str(EXAMPLES))  # evaluators import the examples' modules from there too
+ml = importlib.import_module("ml_kernels")
+
+K, ITERATIONS = 5, 6
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The inputs (seeded) and what numpy in one process makes of them."""
+    root = tmp_path_factory.mktemp("ml-data")
+    points = ml.make_points(12_000, 4, clusters=K, seed=11)
+    labelled = ml.make_labelled(6_000, 5, seed=12)
+    edges = ml.make_edges(1_500, 15_000, seed=13)
+    records = ml.make_records(1_200, 15_000, seed=14)
+    paths = {name: str(root / name) for name in ("p.npy", "p.csv", "l.npy", "l.csv")}
+    ml.write_rows(paths["p.npy"], points)
+    ml.write_rows(paths["p.csv"], points[:5_000])
+    ml.write_rows(paths["l.npy"], labelled)
+    ml.write_rows(paths["l.csv"], labelled)
+    (root / "g.txt").write_text(
+        "# a comment line\n" + "\n".join(f"{s} {d}" for s, d in edges) + "\n"
+    )
+    (root / "r.txt").write_text("\n".join(records) + "\n")
+    return {
+        "root": root,
+        **paths,
+        "g.txt": str(root / "g.txt"),
+        "r.txt": str(root / "r.txt"),
+        "points": points,
+        "labelled": labelled,
+        "edges": edges,
+        "records": records,
+    }
+
+
+def cli(script: str, *args: str) -> dict[str, Any]:
+    """Runs an example's command line; its last line of output, parsed."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=50
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return outcome
+
+
+def check_timings(outcome: dict[str, Any], iterations: int) -> None:
+    assert outcome["iterations"] == iterations
+    assert len(outcome["seconds_per_iteration"]) == iterations
+    assert all(s > 0 for s in outcome["seconds_per_iteration"])
+    assert outcome["seconds_total"] > sum(outcome["seconds_per_iteration"])
+
+
+# -- the kernels, in this process -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["npy", "csv"])
+def test_partitions_of_a_points_file_are_its_rows_in_order(tmp_path: Path, suffix: str) -> None:
+    rows = ml.make_points(1_001, 3, seed=3)
+    path = str(tmp_path / f"p.{suffix}")
+    ml.write_rows(path, rows)
+    assert np.array_equal(ml.read_rows(path), rows)
+    assert np.array_equal(ml.read_first_rows(path, 4), rows[:4])
+    for partitions in (1, 2, 3, 7):
+        parts = [ml.read_partition(path, i, partitions) for i in range(partitions)]
+        assert np.array_equal(np.vstack(parts), rows)
+
+
+def test_the_kernels_agree_with_the_plain_references() -> None:
+    points = ml.make_points(3_000, 3, clusters=4, seed=5)
+    points[7] = points[0]  # two equal initial centroids: ties go to the lower index
+    assert np.allclose(ml.kmeans_local(points, 8, 5), ml.kmeans_reference(points, 8, 5))
+    centroids = points[:8]
+    split = [ml.kmeans_partial(ml.with_ones(p), centroids) for p in np.array_split(points, 3)]
+    assert np.allclose(sum(split), ml.kmeans_partial(ml.with_ones(points), centroids))
+    assert sum(split)[:, -1].sum() == len(points)
+    assert sum(split)[7, -1] == 0  # the duplicate centroid gets nothing, so it stays put
+
+    rows = ml.make_labelled(2_000, 4, seed=6)
+    x, y = ml.split_labelled(rows)
+    w, losses = np.zeros(5), []
+    for _ in range(5):
+        w, loss = ml.logistic_update(w, ml.logistic_partial(x, y, w), 0.5)
+        losses.append(loss)
+    ref_w, ref_losses = ml.logistic_reference(rows, 5, 0.5)
+    assert np.allclose(w, ref_w) and np.allclose(losses, ref_losses)
+    assert losses[-1] < losses[0]
+
+    edges = ml.make_edges(200, 1_500, seed=7)
+    n = int(edges.max()) + 1
+    degree = np.bincount(edges[:, 0], minlength=n).astype(float)
+    ranks = np.full(n, 1.0 / n)
+    for _ in range(4):
+        carried = sum(ml.pagerank_step(e, ranks, degree) for e in np.array_split(edges, 3))
+        ranks = ml.pagerank_update(ranks, carried, degree)
+    assert np.allclose(ranks, ml.pagerank_reference(edges, 4))
+    assert np.isclose(ranks.sum(), 1.0)
+
+
+# -- k-means --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["retained", "reload"])
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_kmeans_command_line_matches_numpy(data: dict[str, Any], mode: str) -> None:
+    outcome = cli(
+        "kmeans.py",
+        *("--input", data["p.npy"], "--k", str(K), "--iterations", str(ITERATIONS)),
+        *("--evaluators", "3", "--mode", mode),
+    )
+    assert set(outcome) == {
+        "centroids",
+        "iterations",
+        "seconds_total",
+        "seconds_per_iteration",
+        "load_seconds",
+    }
+    expected = ml.kmeans_reference(data["points"], K, ITERATIONS)
+    assert np.allclose(outcome["centroids"], expected)
+    check_timings(outcome, ITERATIONS)
+    assert outcome["load_seconds"] > 0
+
+
+@pytest.mark.parametrize("mode", ["retained", "reload"])
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_kmeans_on_csv_matches_numpy(data: dict[str, Any], mode: str, runtime: Any) -> None:
+    if runtime != "local" and mode == "reload":
+        pytest.skip("one k-means mode on YARN is enough")
+    kmeans = importlib.import_module("kmeans")
+    outcome = kmeans.run_kmeans(
+        data["p.csv"], K, ITERATIONS, 2, mode=mode, runtime=runtime, timeout=50
+    )
+    expected = ml.kmeans_reference(data["points"][:5_000], K, ITERATIONS)
+    assert np.allclose(outcome["centroids"], expected)
+    check_timings(outcome, ITERATIONS)
+
+
+# -- logistic regression and PageRank ----------------------------------------------------------------
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_logistic_regression_command_line_matches_numpy(data: dict[str, Any]) -> None:
+    outcome = cli(
+        "logistic_regression.py",
+        *("--input", data["l.csv"], "--iterations", "8", "--learning-rate", "0.7"),
+        *("--evaluators", "2"),
+    )
+    weights, losses = ml.logistic_reference(data["labelled"], 8, 0.7)
+    assert np.allclose(outcome["weights"], weights)
+    assert np.allclose(outcome["loss"], losses)
+    assert outcome["loss"][-1] < outcome["loss"][0]
+    check_timings(outcome, 8)
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_pagerank_matches_numpy(data: dict[str, Any]) -> None:
+    pagerank = importlib.import_module("pagerank")
+    outcome = pagerank.run_pagerank(data["g.txt"], 12, 3, top=15, timeout=50)
+    ranks = ml.pagerank_reference(data["edges"], 12)
+    expected = ml.top_vertices(ranks, 15)
+    assert [v for v, _ in outcome["top"]] == [v for v, _ in expected]
+    assert np.allclose([r for _, r in outcome["top"]], [r for _, r in expected])
+    assert outcome["vertices"] == ranks.shape[0]
+    check_timings(outcome, 12)
+
+
+# -- MapReduce into ML ------------------------------------------------------------------------------
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_mapreduce_to_ml_gives_one_model_whichever_the_handoff(
+    data: dict[str, Any], tmp_path: Path
+) -> None:
+    rows = ml.records_reference(data["records"])
+    weights, losses = ml.logistic_reference(rows, 6, 0.2)
+    memory = cli(
+        "mapreduce_to_ml.py",
+        *("--input", data["r.txt"], "--handoff", "memory", "--iterations", "6"),
+    )
+    mapreduce = importlib.import_module("mapreduce_to_ml")
+    output = tmp_path / "features"
+    output.mkdir()
+    disk = mapreduce.run_mapreduce_to_ml(
+        data["r.txt"], 3, handoff="disk", output=str(output), iterations=6, timeout=50
+    )
+    for outcome in (memory, disk):
+        assert np.allclose(outcome["weights"], weights)
+        assert np.allclose(outcome["loss"], losses)
+        assert outcome["users"] == rows.shape[0]
+        assert outcome["etl_seconds"] > 0 and outcome["train_seconds"] > 0
+    assert memory["handoff_seconds"] == 0 < disk["handoff_seconds"]
+    # the disk handoff left the reducers' output: every user's row once, in its reducer's file
+    written = [np.load(output / f"part-{rank:05d}.npy") for rank in range(3)]
+    assert all(len(part) for part in written)
+    assert sorted(map(tuple, np.vstack(written).tolist())) == sorted(map(tuple, rows.tolist()))
