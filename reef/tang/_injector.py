@@ -291,6 +291,11 @@ class Injector:
         with self._lock:
             self._made.append((key, obj))
             self._objects[key] = obj
+            if self._inj is not None and key not in self._bound:
+                # made without the runtime (``_build_directly``) after the runtime exists: the
+                # runtime, which children resolve through, must know it too
+                self._inj.binder.bind(key, to=di.InstanceProvider(obj))
+                self._bound.add(key)
 
 
 class Tang:

@@ -223,3 +223,37 @@ def test_objects_made_directly_are_reused_by_later_plans() -> None:
     child = context.fork()
     activity = child.get_instance(Activity)  # every argument exists: made without injector
     assert child.get_instance(UsesActivity).activity is activity
+
+
+class _Data:
+    pass
+
+
+class _Loader:
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+
+class _Model:
+    pass
+
+
+class _Step:
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+
+class _Activity:
+    def __init__(self, step: _Step, model: _Model) -> None:
+        self.step, self.model = step, model
+
+
+def test_a_child_sees_objects_its_parent_made_directly_after_its_runtime_existed() -> None:
+    # A context's services in order: _Data (direct), _Loader (needs the runtime: it asks for
+    # an existing object through a plan), then _Model, made directly once the runtime exists.
+    # An activity that makes a new object (_Step) through the runtime must still find _Model.
+    context = Tang.new_injector(Configuration())
+    services = [context.get_instance(k) for k in (_Data, _Loader, _Model)]
+    activity = context.fork(Configuration()).get_instance(_Activity)
+    assert activity.model is services[2]
+    assert activity.step.data is services[0]
