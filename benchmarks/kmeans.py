@@ -24,8 +24,11 @@ threads do not disturb the other measurements. Per contender: the median seconds
 (load excluded), the load (from the start of the contender's job or cluster until every
 partition is in memory; reload: reading and parsing, summed over the iterations) and the total.
 Every contender's centroids are checked against numpy's (``allclose``). Ratios: reef retained /
-Ray (target <= 1.0), reef reload / reef retained (target >= 20). The table comes first, the last
-line is JSON; a failed contender or a missed target never fails the run (exit 0)::
+Ray (target <= 1.0), reef reload / reef retained (target >= 20). With a ``.npy`` input a reload
+only reads binary rows, so the run also reloads from a csv copy of the same points (``reef reload
+(csv)``, as Hadoop's tasks parse text; ``--no-text-reload`` skips it), and reports both ratios.
+The table comes first, the last line is JSON; a failed contender or a missed target never fails
+the run (exit 0)::
 
     .venv/bin/python benchmarks/kmeans.py                      # the full run
     .venv/bin/python benchmarks/kmeans.py --points 200000      # a quick one
@@ -263,7 +266,7 @@ def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args
         f"k = {args.k}, "
         f"{args.iterations} iterations, {args.evaluators} workers, one BLAS thread each\n"
     )
-    print(f"{'contender':<16}{'per iteration':>15}{'load':>10}{'total':>10}  centroids / note")
+    print(f"{'contender':<18}{'per iteration':>15}{'load':>10}{'total':>10}  centroids / note")
     for name, r in results.items():
         if "per_iteration_s" not in r:
             note = r.get("skipped") or r.get("error", "")
@@ -271,7 +274,7 @@ def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args
             continue
         check = {True: "match numpy", False: "DIFFER from numpy", None: ""}[r.get("matches")]
         print(
-            f"{name:<16}{r['per_iteration_s'] * 1000:>12.1f} ms{r['load_s']:>9.2f}s"
+            f"{name:<18}{r['per_iteration_s'] * 1000:>12.1f} ms{r['load_s']:>9.2f}s"
             f"{r['total_s']:>9.2f}s  {check}"
         )
     retained = results.get("reef retained", {})
@@ -308,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--no-reload", action="store_true")
+    parser.add_argument(
+        "--no-text-reload",
+        action="store_true",
+        help="skip the reload from a csv copy of the input (run when the input is .npy)",
+    )
     parser.add_argument("--peer", choices=("ray", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -346,6 +354,16 @@ def main(argv: list[str] | None = None) -> int:
                     lambda: run_reef(path, args.k, args.iterations, args.evaluators, "reload"),
                 )
             )
+        if not args.no_reload and not args.no_text_reload and args.format == "npy":
+            # The Hadoop way reads text: the same points as csv, parsed again every iteration.
+            text = os.path.join(workdir, "points.csv")
+            ml_kernels.write_rows(text, np.load(path))
+            contenders.append(
+                (
+                    "reef reload (csv)",
+                    lambda: run_reef(text, args.k, args.iterations, args.evaluators, "reload"),
+                )
+            )
         if not args.no_ray:
             contenders.append(("ray actors", lambda: run_peer("ray", path, args, workdir)))
         if not args.no_dask:
@@ -372,15 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     ratios: dict[str, Any] = {
         "retained_vs_ray": ratio(retained, results.get("ray actors")),
         "reload_vs_retained": ratio(reload, retained),
+        "reload_csv_vs_retained": ratio(results.get("reef reload (csv)"), retained),
         "retained_vs_dask": ratio(retained, results.get("dask")),
         "retained_vs_numpy": ratio(retained, results.get("numpy")),
     }
     if ratios["retained_vs_ray"] is not None:
         ratios["retained_vs_ray_met"] = ratios["retained_vs_ray"] <= TARGETS["retained_vs_ray_max"]
-    if ratios["reload_vs_retained"] is not None:
-        ratios["reload_vs_retained_met"] = (
-            ratios["reload_vs_retained"] >= TARGETS["reload_vs_retained_min"]
-        )
+    for key in ("reload_vs_retained", "reload_csv_vs_retained"):
+        if ratios[key] is not None:
+            ratios[f"{key}_met"] = ratios[key] >= TARGETS["reload_vs_retained_min"]
     print_table(results, ratios, args)
     for r in results.values():
         r.pop("centroids", None)

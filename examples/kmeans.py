@@ -277,8 +277,6 @@ class KMeansDriver(reef.Driver):
             e.submit_context_and_activity(
                 reef.ContextConfiguration(
                     id=f"kmeans-{e.id}",
-                    # KMeansModel first: services made after one that needs another (PartitionData
-                    # needs Cache) are not seen by activities that need a new object (reported)
                     services=[KMeansModel, GroupService, Cache, PartitionData],
                     parameters={Centroids: encode(self.centroids), CacheMemoryBudget: budget},
                     configuration=partition.configuration(),

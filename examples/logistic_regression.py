@@ -193,8 +193,6 @@ def training_context(
     cache's budget three quarters of the evaluator's memory."""
     return reef.ContextConfiguration(
         id=f"train-{evaluator}",
-        # LogisticModel first: services made after one that needs another (PartitionData needs
-        # Cache) are not seen by activities that need a new object (reported)
         services=[LogisticModel, *services],
         parameters={
             LearningRate: learning_rate,

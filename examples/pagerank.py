@@ -168,8 +168,6 @@ class PageRankDriver(reef.Driver):
             e.submit_context_and_activity(
                 reef.ContextConfiguration(
                     id=f"pagerank-{e.id}",
-                    # PageRankState first: services made after one that needs another (PartitionData
-                    # needs Cache) are not seen by activities that need a new object (reported)
                     services=[PageRankState, GroupService, Cache, PartitionData],
                     parameters={CacheMemoryBudget: self.memory_mb * 1024 * 1024 * 3 // 4},
                     configuration=partition.configuration(),
