@@ -14,7 +14,7 @@ import socket
 import tempfile
 from dataclasses import dataclass
 
-from reef.common._tls import CredentialFiles
+from reef.common._tls import CredentialFiles, this_host
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,28 @@ class EvaluatorIdentity:
 
     job_id: str
     evaluator_id: str
-    host: str  # as other machines reach it
+    host: str  # the address other evaluators reach it at (loopback on one machine)
     host_key: str  # equal for two processes exactly when they share a machine (and /dev/shm)
     workdir: str
     credentials: CredentialFiles
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def reachable_host(driver_address: str) -> str:
+    """The address other evaluators of the job reach this one at. When the driver is on
+    loopback, so is every evaluator (one machine: nothing listens beyond it); on a cluster, the
+    node's address as the resource manager names it (YARN's ``NM_HOST``), resolved to an IP
+    address like the driver's own, else this machine's name."""
+    host = driver_address.rsplit(":", 1)[0]
+    if host in _LOOPBACK:
+        return "127.0.0.1"
+    name = os.environ.get("NM_HOST") or this_host()
+    try:
+        return socket.gethostbyname(name)
+    except OSError:
+        return name
 
 
 @functools.cache

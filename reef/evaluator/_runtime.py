@@ -27,7 +27,7 @@ from reef.common import _tls
 from reef.common._bootstrap import Bootstrap
 from reef.common._duplex import TlsDuplex, wrap
 from reef.common._frames import FrameError, FrameReader, FrameWriter
-from reef.common._identity import EvaluatorIdentity, host_key
+from reef.common._identity import EvaluatorIdentity, host_key, reachable_host
 from reef.common._ordered import OrderedInbox
 from reef.common._wire import capture
 from reef.errors import StateError
@@ -106,7 +106,7 @@ class Evaluator:
             EvaluatorIdentity(
                 job_id=bootstrap.job_id,
                 evaluator_id=bootstrap.evaluator_id,
-                host=_tls.this_host(),
+                host=reachable_host(bootstrap.driver_address),
                 host_key=host_key(),
                 workdir=os.path.abspath(workdir),
                 credentials=_tls.CredentialFiles(
