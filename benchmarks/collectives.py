@@ -52,6 +52,8 @@ from reef.tang import NamedParameter
 
 TRANSPORTS = ("shm", "tcp")
 COLLECTIVES = ("broadcast", "all_reduce")
+SMALL_BYTES = 1024  # the latency figure: a 1 KiB all_reduce, back to back
+SMALL_CALLS = 200
 
 
 class Elements(NamedParameter[int]):
@@ -113,6 +115,16 @@ class Measure(reef.Activity):
                 if total[0] != 3.0 or total[-1] != 3.0:
                     wrong.append(f"{transport} all_reduce")
                 del got, total
+            small = np.full(SMALL_BYTES // 8, float(self.rank + 1))
+            latencies = []
+            for k in range(SMALL_CALLS + 10):  # the first 10 are a warm-up
+                started = time.perf_counter()
+                total = comm.all_reduce(small)
+                if k >= 10:
+                    latencies.append(time.perf_counter() - started)
+                if total[0] != 3.0:
+                    wrong.append(f"{transport} small all_reduce")
+            times[transport]["small_all_reduce"] = latencies
         return json.dumps({"rank": self.rank, "times": times, "wrong": wrong}).encode()
 
 
@@ -250,6 +262,10 @@ def run_reef(elements: int, repeats: int, timeout: float) -> dict[str, dict[str,
         for c in COLLECTIVES:
             per_repeat = [max(r["times"][t][c][k] for r in reports) for k in range(repeats)]
             out[t][c] = median(per_repeat)
+        calls = [
+            max(r["times"][t]["small_all_reduce"][k] for r in reports) for k in range(SMALL_CALLS)
+        ]
+        out[t]["small_all_reduce_p50"] = median(calls)
     return out
 
 
@@ -291,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += [(f"reef {t} {c}", figures[t][c]) for t in TRANSPORTS for c in COLLECTIVES]
     for name, seconds in rows:
         print(f"  {name:<28}{nbytes / seconds / 1e9:>10.2f}{seconds:>10.3f}")
+    for t in TRANSPORTS:
+        micros = figures[t]["small_all_reduce_p50"] * 1e6
+        print(f"  reef {t} all_reduce 1 KiB p50 {micros:>10.0f} us")
     print()
     for name, value in ratios.items():
         print(f"  {name:<34}{value:>8.2f}")
@@ -304,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {"megabytes": args.megabytes, "repeats": args.repeats},
         "gbytes_per_second": table,
         "ratios": ratios,
+        "small_all_reduce_p50_us": {
+            t: round(figures[t]["small_all_reduce_p50"] * 1e6, 1) for t in TRANSPORTS
+        },
         "targets": {"shm_over_memcpy": 0.5, "tcp_over_raw_socket": 0.5},
         "seconds": round(time.perf_counter() - started, 1),
     }

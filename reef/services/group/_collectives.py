@@ -10,7 +10,9 @@ instead of misreading the stream.
 - ``reduce``: up the tree; with ``SUM``/``PROD``/``MIN``/``MAX`` on arrays, chunk by chunk: a
   member combines chunk ``i`` of its own value with its children's (numpy, in place) and sends
   it up while chunk ``i + 1`` is in flight. Other operations combine whole values.
-- ``all_reduce``: ``reduce`` to rank 0, then ``broadcast`` from it; ``all_gather``: ``gather`` to
+- ``all_reduce``: small values: ``reduce`` to rank 0, then ``broadcast`` from it; large arrays
+  (``SUM``/``PROD``/``MIN``/``MAX``): reduce-scatter + all-gather directly between members,
+  pipelined (``_all_reduce_segments``); ``all_gather``: ``gather`` to
   rank 0, then ``broadcast`` of the list; ``barrier``: an empty ``reduce`` and ``broadcast``.
 - ``gather``, ``scatter``, ``all_to_all``: every value goes straight between its two members
   (each value is distinct: a tree would only add hops).
@@ -18,6 +20,7 @@ instead of misreading the stream.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -186,6 +189,105 @@ def _reduce_chunks(  # noqa: PLR0917
     if link is not None:
         call.sent([link])
     return acc
+
+
+FUSED_MIN_BYTES = 1 << 20
+"""Arrays of at least this many bytes are all-reduced as reduce-scatter + all-gather."""
+
+
+def all_reduce(call: Call, value: Any, op: Op) -> Any:
+    """Small values (and other operations): ``reduce`` to rank 0, then ``broadcast`` (two
+    messages per member: the least latency). Arrays of ``FUSED_MIN_BYTES`` or more under
+    ``SUM``/``PROD``/``MIN``/``MAX``: see ``_all_reduce_segments``."""
+    if (
+        call.size > 1
+        and isinstance(op, ReduceOp)
+        and elementwise(op, value)
+        and value.nbytes >= FUSED_MIN_BYTES
+    ):
+        return _all_reduce_segments(call, value, op)
+    total = reduce(call.phase("reduce", 0), value, op)
+    return broadcast(call.phase("broadcast", 0), total)
+
+
+def segments(elements: int, size: int) -> list[tuple[int, int]]:
+    """``(lo, hi)`` element ranges: member ``k`` owns the ``k``-th of ``size`` near-equal
+    consecutive parts of ``elements``."""
+    bounds = [k * elements // size for k in range(size + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarray:
+    """Reduce-scatter then all-gather, directly between members: member ``k`` owns segment
+    ``k`` of the flat array. Every member sends segment ``k`` of its value to ``k``; ``k``
+    combines its segment chunk by chunk, always in rank order (``((x0 op x1) op x2) ...``,
+    so every element is computed once, the same way, whatever the topology), and sends each
+    combined chunk on to every other member at once, while the next chunks still arrive.
+    Each member sends and receives ``(size - 1) / size`` of the array twice, both ways at
+    once, instead of the whole array up and then down a tree."""
+    me, size = call.rank, call.size
+    arr = np.ascontiguousarray(own)
+    flat = arr.reshape(-1)
+    pool = call.session.pool
+    result = pool.take(arr.shape, arr.dtype) if pool is not None else np.empty_like(arr)
+    out = result.reshape(-1)
+    parts = segments(flat.size, size)
+    others = [r for r in range(size) if r != me]
+    whole = {"shape": list(arr.shape), "dtype": arr.dtype.str}
+    scatter, gather = call.phase("reduce-scatter", 0), call.phase("all-gather", 0)
+
+    def header(step: Call, lo: int, hi: int) -> dict[str, Any]:
+        meta = {"kind": "array", "dtype": arr.dtype.str, "shape": [hi - lo], "whole": whole}
+        return step.header(meta, [(hi - lo) * arr.itemsize])
+
+    links = {r: call.link(r) for r in others}
+    mlo, mhi = parts[me]
+    for r in others:  # everything the others need from this member, at once
+        lo, hi = parts[r]
+        links[r].post_header(header(scatter, lo, hi))
+        links[r].post_data(_codec.byte_view(flat[lo:hi]))
+        links[r].post_header(header(gather, mlo, mhi))
+    incoming = {r: scatter.receive(r) for r in others}
+    for r, message in incoming.items():
+        _check_part(call, r, message.header["meta"], whole, mhi - mlo)
+    size_of = arr.itemsize
+    mine = out[mlo:mhi]
+    for start, stop in plan((mhi - mlo) * size_of, itemsize=size_of):
+        lo, hi = start // size_of, stop // size_of
+        for r, message in incoming.items():
+            scatter.wait(message, stop, r)
+        terms = [
+            flat[mlo + lo : mlo + hi] if k == me else incoming[k].owners[0][lo:hi]
+            for k in range(size)
+        ]
+        chunk = mine[lo:hi]
+        op.ufunc(terms[0], terms[1], out=chunk)
+        for term in terms[2:]:
+            op.ufunc(chunk, term, out=chunk)
+        view = _codec.byte_view(chunk)
+        for r in others:
+            links[r].post_data(view)
+    del incoming
+    for r in others:
+        lo, hi = parts[r]
+        message = gather.receive(r)
+        _check_part(call, r, message.header["meta"], whole, hi - lo)
+        theirs, dest = message.owners[0], out[lo:hi]
+        for start, stop in plan((hi - lo) * size_of, itemsize=size_of):
+            gather.wait(message, stop, r)
+            dest[start // size_of : stop // size_of] = theirs[start // size_of : stop // size_of]
+    call.sent(list(links.values()))
+    return result
+
+
+def _check_part(call: Call, rank: int, meta: dict[str, Any], whole: dict[str, Any], n: int) -> None:
+    if meta.get("whole") != whole or meta.get("shape") != [n]:
+        theirs = meta.get("whole") or {}
+        raise ValueError(
+            f"all_reduce on {call.spec.describe()}: mismatched arrays: rank {call.rank} has "
+            f"shape {tuple(whole['shape'])} {np.dtype(whole['dtype'])}, rank {rank} has shape "
+            f"{tuple(theirs.get('shape', ()))} {theirs.get('dtype')}"
+        )
 
 
 def gather(call: Call, value: Any) -> list[Any] | None:

@@ -151,11 +151,7 @@ class Communicator:
         """``value`` of every member combined with ``op``, on every member."""
         check_op(op)
 
-        def run(call: algorithms.Call) -> Any:
-            total = algorithms.reduce(call.phase("reduce", 0), value, op)
-            return algorithms.broadcast(call.phase("broadcast", 0), total)
-
-        return self._run("all_reduce", 0, timeout, run)
+        return self._run("all_reduce", 0, timeout, lambda c: algorithms.all_reduce(c, value, op))
 
     def scatter(
         self, values: Sequence[Any] | None = None, *, root: int = 0, timeout: float | None = None

@@ -172,6 +172,7 @@ class InLink:
         self.session, self.peer, self.sock, self.ring = session, peer, sock, ring
         self.transport = "tcp" if ring is None else "shm"
         self._closing = False
+        self._acking = True
         self._thread = threading.Thread(target=self._run, name=f"group-recv-{peer}", daemon=True)
         self._thread.start()
 
@@ -225,7 +226,20 @@ class InLink:
             ring.take(slot, view[got : got + n])
             got += n
             self._progress(message, n)  # before the ack: a sender that is done may be gone
+            self._ack(slot)
+
+    def _ack(self, slot: int) -> None:
+        """Give ``slot`` back. A sender that has posted its last notice needs no more acks and
+        may have closed the link already (its data is in the ring, mapped here): an ack that
+        cannot be written is dropped, and the notices already sent are still read (they are
+        queued in this socket before the close). A sender that still waits for a slot
+        notices the broken link on its own."""
+        if not self._acking:
+            return
+        try:
             self.sock.sendall(_wire.ACK.pack(slot))
+        except OSError:
+            self._acking = False
 
     def close(self) -> None:
         with self.session.cv:

@@ -8,6 +8,7 @@ memory, 8-byte slot notices (``slot``, ``nbytes``) while the bytes go through th
 from __future__ import annotations
 
 import json
+import ssl
 import struct
 from typing import Any, Protocol
 
@@ -35,7 +36,14 @@ def recv_exact(sock: Stream, view: memoryview, *, at_start: bool = False) -> Non
     """Fill ``view`` from ``sock``; ``LinkClosed`` if the peer closes first."""
     got, n = 0, view.nbytes
     while got < n:
-        k = sock.recv_into(view[got:], n - got)
+        try:
+            k = sock.recv_into(view[got:], n - got)
+        except (ConnectionError, ssl.SSLEOFError) as e:
+            # a reset or a TLS close without close_notify: between messages, the peer's end
+            # just closed (its process may have exited with an ack unread); inside one, lost
+            if at_start and got == 0:
+                raise LinkClosed(f"the peer closed the link ({e})", clean=True) from e
+            raise
         if not k:
             raise LinkClosed("the peer closed the link", clean=at_start and got == 0)
         got += k

@@ -350,3 +350,82 @@ def talk_with(ctx: ssl.SSLContext, raw: socket.socket) -> None:
         tls.sendall(b"\x00\x00\x00\x02{}")
         if not tls.recv(100):
             raise ConnectionError("closed")
+
+
+def test_a_sender_that_leaves_once_its_data_is_in_the_ring_loses_nothing(job) -> None:
+    """Over shared memory a send is complete once the chunks are in the ring: the sender's
+    collective returns and its context may close at once, before the receiver has copied them
+    out and acked the slots. The receiver still gets everything and loses no member."""
+    for e in ("e-0", "e-1"):
+        job.service(e)
+    spec = job.group(["e-0", "e-1"], topology="flat", transport="shm")
+    job.run(spec, lambda c: c.barrier())  # links both ways
+    inlink = job.services["e-1"].existing_session(spec).inlinks["e-0"]
+    assert inlink.ring is not None
+    left = threading.Event()
+    take = inlink.ring.take
+
+    def late_take(slot: int, into: memoryview) -> None:
+        assert left.wait(10)  # copy out (and ack) only once the sender has gone
+        take(slot, into)
+
+    inlink.ring.take = late_take  # type: ignore[method-assign]
+    big = np.arange(3 * (1 << 17), dtype=np.float64)  # 3 chunks: fits the ring, no ack needed
+
+    def work(c: Communicator) -> Any:
+        got = c.broadcast(big if c.rank == 0 else None)
+        if c.rank == 0:
+            job.services["e-0"].close()
+            left.set()
+        return got
+
+    results = job.run(spec, work)
+    assert not isinstance(results[0], BaseException), results[0]
+    assert np.array_equal(results[1], big), results[1]
+    assert job.failed == []
+
+
+@pytest.mark.parametrize("transport", ["shm", "tcp"])
+def test_members_that_leave_right_after_their_collective_are_not_lost(job, transport) -> None:
+    """Each member closes its service (as a driver closing its context does) the moment its
+    collective returns, while the others may still be sending to it or receiving from it."""
+    ids = ["e-0", "e-1", "e-2"]
+    for e in ids:
+        job.service(e)
+    for round_ in range(3):
+        spec = job.group(ids, topology="flat", transport=transport, name=f"g{round_}")
+
+        def work(c: Communicator, spec: GroupSpec = spec) -> Any:
+            parts = [np.full(300_000, 10.0 * c.rank + k) for k in range(c.size)]
+            got = c.all_to_all(parts)
+            total = c.all_reduce(np.full(300_000, c.rank + 1.0))
+            bcast = c.broadcast(np.arange(300_000.0) if c.rank == 0 else None)
+            session = job.services[c.members[c.rank]].existing_session(spec)
+            assert session is not None
+            session.close()  # leave at once (the service stays for the next round)
+            return got, total, bcast
+
+        results = job.run(spec, work)
+        for r in range(3):
+            assert not isinstance(results[r], BaseException), results[r]
+            got, total, bcast = results[r]
+            for k in range(3):
+                assert np.array_equal(got[k], np.full(300_000, 10.0 * k + r))
+            assert np.array_equal(total, np.full(300_000, 6.0))
+            assert np.array_equal(bcast, np.arange(300_000.0))
+    assert job.failed == []
+
+
+def test_a_large_all_reduce_is_bit_identical_everywhere_in_rank_order(job) -> None:
+    """Large arrays take reduce-scatter + all-gather: every element is combined once, in rank
+    order, so floating-point results agree bit for bit on every member."""
+    ids = ["e-0", "e-1", "e-2"]
+    for e in ids:
+        job.service(e)
+    spec = job.group(ids, topology="tree:2", transport="tcp")
+    values = [np.random.default_rng(k).standard_normal(3 * (1 << 17) + 5) for k in range(3)]
+    results = job.run(spec, lambda c: c.all_reduce(values[c.rank]))
+    expected = (values[0] + values[1]) + values[2]
+    for r in range(3):
+        assert not isinstance(results[r], BaseException), results[r]
+        assert results[r].tobytes() == expected.tobytes()
