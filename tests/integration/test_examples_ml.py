@@ -144,8 +144,6 @@ def test_kmeans_command_line_matches_numpy(data: dict[str, Any], mode: str) -> N
 @pytest.mark.processes
 @pytest.mark.timeout(60)
 def test_kmeans_on_csv_matches_numpy(data: dict[str, Any], mode: str, runtime: Any) -> None:
-    if runtime != "local" and mode == "reload":
-        pytest.skip("one k-means mode on YARN is enough")
     kmeans = importlib.import_module("kmeans")
     outcome = kmeans.run_kmeans(
         data["p.csv"], K, ITERATIONS, 2, mode=mode, runtime=runtime, timeout=50

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from reef.services.group import _codec
+from reef.services.group import _codec, _wire
 from reef.services.group._chunks import plan
 from reef.services.group._errors import GroupError
 from reef.services.group._links import InMessage, OutLink
@@ -69,9 +69,7 @@ class Call:
         """Post ``value`` to ``rank`` (not waiting for it to leave)."""
         meta, buffers = _codec.encode(value)
         link = self.link(rank)
-        link.post_header(self.header(meta, _codec.sizes(buffers)))
-        for b in buffers:
-            link.post_data(b)
+        link.post_message(self.header(meta, _codec.sizes(buffers)), buffers)
         return link
 
     def receive(self, rank: int) -> InMessage:
@@ -105,14 +103,23 @@ def broadcast(call: Call, value: Any) -> Any:
     if parent is None:
         meta, buffers = _codec.encode(value)
         header = call.header(meta, _codec.sizes(buffers))
-        for link in links:
-            link.post_header(header)
-        for b in buffers:
+        if _wire.inline(sum(_codec.sizes(buffers))):
             for link in links:
-                link.post_data(b)
+                link.post_message(header, buffers)
+        else:
+            for link in links:
+                link.post_header(header)
+            for b in buffers:
+                for link in links:
+                    link.post_data(b)
         call.sent(links)
         return value
     message = call.receive(parent)
+    if links and _wire.inline(message.total):  # small: forwarded whole, as one frame
+        call.wait(message, message.total, parent)
+        for link in links:
+            link.post_message(message.header, message.views)
+        links = []
     for link in links:
         link.post_header(message.header)
     if links:
@@ -173,7 +180,8 @@ def _reduce_chunks(  # noqa: PLR0917
     flat, mine = acc.reshape(-1), np.ascontiguousarray(own).reshape(-1)
     theirs = [m.owners[0].reshape(-1) for m in messages]
     link = None
-    if parent is not None:
+    small = _wire.inline(acc.nbytes)  # sent whole, as one frame, once combined
+    if parent is not None and not small:
         meta, buffers = _codec.encode(acc)
         link = call.link(parent)
         link.post_header(call.header(meta, _codec.sizes(buffers)))
@@ -188,26 +196,125 @@ def _reduce_chunks(  # noqa: PLR0917
             link.post_data(out[start:stop])
     if link is not None:
         call.sent([link])
+    elif parent is not None:
+        call.sent([call.send(parent, acc)])
     return acc
 
 
 FUSED_MIN_BYTES = 1 << 20
 """Arrays of at least this many bytes are all-reduced as reduce-scatter + all-gather."""
 
+EXCHANGE_MAX_MEMBERS = 8
+"""Groups of up to this many members all-reduce small values, all-gather and meet at a
+barrier by direct exchange (``_exchange``): one message latency instead of two."""
+
+
+def _exchange(call: Call, value: Any) -> list[Any]:
+    """Every member's ``value``, by rank: each member sends its own to every other member
+    at once (one message latency: the members' messages cross) and receives theirs."""
+    me, size = call.rank, call.size
+    others = [r for r in range(size) if r != me]
+    meta, buffers = _codec.encode(value)
+    header = call.header(meta, _codec.sizes(buffers))
+    links = [call.link(r) for r in others]
+    for link in links:
+        link.post_message(header, buffers)
+    values: list[Any] = [None] * size
+    values[me] = value
+    for r in others:
+        values[r] = call.value(call.receive(r), r)
+    call.sent(links)
+    return values
+
+
+def _exchanged(call: Call, value: Any, op: Op) -> bool:
+    """Whether ``all_reduce`` of ``value`` goes by ``_exchange`` (the same answer on every
+    member: it depends on the group's size and the value's shape and kind only)."""
+    if not 2 <= call.size <= EXCHANGE_MAX_MEMBERS:
+        return False
+    if elementwise(op, value):  # not a FUSED_MIN_BYTES one (those are segmented)
+        return call.size == 2 or _wire.inline(value.nbytes)
+    return call.size == 2 or isinstance(value, (int, float, complex, np.generic))
+
 
 def all_reduce(call: Call, value: Any, op: Op) -> Any:
-    """Small values (and other operations): ``reduce`` to rank 0, then ``broadcast`` (two
-    messages per member: the least latency). Arrays of ``FUSED_MIN_BYTES`` or more under
-    ``SUM``/``PROD``/``MIN``/``MAX``: see ``_all_reduce_segments``."""
+    """Arrays of ``FUSED_MIN_BYTES`` or more under ``SUM``/``PROD``/``MIN``/``MAX``: see
+    ``_all_reduce_segments``. Small values in small groups (``_exchanged``): every member
+    gets every value and combines them in rank order, ``((x0 op x1) op x2) ...`` (so the
+    results agree bit for bit). Others: ``reduce`` to rank 0, then ``broadcast``."""
     if (
         call.size > 1
         and isinstance(op, ReduceOp)
         and elementwise(op, value)
         and value.nbytes >= FUSED_MIN_BYTES
     ):
+        call.session.paths["all_reduce:segments"] += 1
         return _all_reduce_segments(call, value, op)
+    if _exchanged(call, value, op):
+        call.session.paths["all_reduce:exchange"] += 1
+        values = _exchange(call.phase("exchange", 0), value)
+        if isinstance(op, ReduceOp) and elementwise(op, value):
+            return _combine_arrays(call, values, op)
+        result = values[0]
+        for v in values[1:]:
+            result = op(result, v)
+        return result
+    call.session.paths["all_reduce:tree"] += 1
     total = reduce(call.phase("reduce", 0), value, op)
     return broadcast(call.phase("broadcast", 0), total)
+
+
+def _combine_arrays(call: Call, values: list[Any], op: ReduceOp) -> np.ndarray:
+    """``((x0 op x1) op x2) ...`` element-wise into a new array; ``ValueError`` unless every
+    member sent an array of the shape and dtype of this member's."""
+    own = values[call.rank]
+    for r, v in enumerate(values):
+        if not isinstance(v, np.ndarray) or v.shape != own.shape or v.dtype != own.dtype:
+            theirs = (
+                f"shape {v.shape} {v.dtype}"
+                if isinstance(v, np.ndarray)
+                else f"a {type(v).__name__} value"
+            )
+            raise ValueError(
+                f"all_reduce on {call.spec.describe()}: mismatched arrays: rank {call.rank} "
+                f"has shape {own.shape} {own.dtype}, rank {r} has {theirs}"
+            )
+    out = np.empty(own.shape, own.dtype)
+    op.ufunc(values[0], values[1], out=out)
+    for v in values[2:]:
+        op.ufunc(out, v, out=out)
+    return out
+
+
+def all_gather(call: Call, value: Any) -> list[Any]:
+    """Every member's ``value``, by rank: by ``_exchange`` in small groups, else ``gather``
+    to rank 0 and ``broadcast`` of the list."""
+    if 2 <= call.size <= EXCHANGE_MAX_MEMBERS:
+        call.session.paths["all_gather:exchange"] += 1
+        return _exchange(call.phase("exchange", 0), value)
+    call.session.paths["all_gather:tree"] += 1
+    values = gather(call.phase("gather", 0), value)
+    result: list[Any] = broadcast(call.phase("broadcast", 0), values)
+    return result
+
+
+def barrier(call: Call) -> None:
+    """Returns once every member has called it: an ``_exchange`` of empty messages in small
+    groups, else an empty ``reduce`` and ``broadcast``."""
+    if 2 <= call.size <= EXCHANGE_MAX_MEMBERS:
+        call.session.paths["barrier:exchange"] += 1
+        _exchange(call.phase("exchange", 0), _EMPTY)
+        return
+    call.session.paths["barrier:tree"] += 1
+    reduce(call.phase("reduce", 0), _EMPTY, _first)
+    broadcast(call.phase("broadcast", 0), _EMPTY)
+
+
+_EMPTY = b""
+
+
+def _first(a: Any, b: Any) -> Any:
+    return a
 
 
 def segments(elements: int, size: int) -> list[tuple[int, int]]:

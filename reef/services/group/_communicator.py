@@ -33,13 +33,6 @@ from reef.services.group._topology import Topology, check_rank, topology_of
 
 T = TypeVar("T")
 
-_EMPTY = b""
-
-
-def _first(a: Any, b: Any) -> Any:
-    return a
-
-
 class Communicator:
     """Collectives among the members of one generation of a group (see the module's
     docstring). Every member must call the same collectives in the same order. Every call
@@ -170,12 +163,7 @@ class Communicator:
     def all_gather(self, value: Any, *, timeout: float | None = None) -> list[Any]:
         """Every member's ``value``, by rank, on every member."""
 
-        def run(call: algorithms.Call) -> list[Any]:
-            values = algorithms.gather(call.phase("gather", 0), value)
-            result: list[Any] = algorithms.broadcast(call.phase("broadcast", 0), values)
-            return result
-
-        return self._run("all_gather", 0, timeout, run)
+        return self._run("all_gather", 0, timeout, lambda c: algorithms.all_gather(c, value))
 
     def all_to_all(self, values: Sequence[Any], *, timeout: float | None = None) -> list[Any]:
         """Member ``i`` gets ``values[i]`` from everyone: a list by source rank."""
@@ -185,11 +173,7 @@ class Communicator:
     def barrier(self, *, timeout: float | None = None) -> None:
         """Returns once every member has called it."""
 
-        def run(call: algorithms.Call) -> None:
-            algorithms.reduce(call.phase("reduce", 0), _EMPTY, _first)
-            algorithms.broadcast(call.phase("broadcast", 0), _EMPTY)
-
-        self._run("barrier", 0, timeout, run)
+        self._run("barrier", 0, timeout, algorithms.barrier)
 
     # -- running one ----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from reef.services.group import _codec, _wire
 from reef.services.group._chunks import CHUNK_BYTES
+from reef.services.group._errors import GroupError
 from reef.services.group._pool import BufferPool
 from reef.services.group._shm import Ring
 
@@ -85,7 +86,12 @@ class OutLink:
         self._queue: collections.deque[tuple[str, Any]] = collections.deque()
         self.posted = 0
         self.done = 0
+        self.direct = 0  # small messages the collective's own thread wrote (no hand-off)
         self._closing = False
+        self._writing = False  # a thread (the sender or a collective's) is using the socket
+        self._data_kind = "raw"  # how the data of the message being posted goes: raw or ring
+        self._wake = threading.Condition(session.lock)  # the sender thread waits on it
+        self._acks = _wire.Reader(sock, 4096)
         self._free = collections.deque(range(ring.slots)) if ring is not None else None
         self.transport = "tcp" if ring is None else "shm"
         self._thread = threading.Thread(target=self._run, name=f"group-send-{peer}", daemon=True)
@@ -93,19 +99,55 @@ class OutLink:
 
     # -- the collective's side (under no lock) ------------------------------------------------
 
+    def post_message(self, header: dict[str, Any], buffers: list[memoryview]) -> None:
+        """A whole message. A small one (``_wire.inline``) leaves as one frame, written by the
+        calling thread at once when nothing else is being sent on this link (no hand-off to
+        the sender thread: the least latency); a large one, or one behind others, is queued."""
+        if not _wire.inline(sum(b.nbytes for b in buffers)):
+            self.post_header(header)
+            for b in buffers:
+                self.post_data(b)
+            return
+        data = _wire.frame(header, buffers)
+        lock = self.session.lock
+        with lock:
+            self.session.check()
+            if self._queue or self._writing:
+                self._queue.append(("frame", data))
+                self.posted += 1
+                self._wake.notify()
+                return
+            self._writing = True
+        try:
+            self.sock.sendall(data)
+        except Exception as e:
+            self._broken(e)
+            with lock:
+                self._writing = False
+                self.session.check()
+            raise GroupError(f"{self.session}: sending to {self.peer} failed: {e}") from e
+        with lock:
+            self._writing = False
+            self.direct += 1
+            if self._queue:
+                self._wake.notify()
+
     def post_header(self, header: dict[str, Any]) -> None:
+        """A message's header; its data follows with ``post_data``."""
+        small = _wire.inline(sum(int(n) for n in header["sizes"]))
+        self._data_kind = "raw" if small or self.ring is None else "ring"
         self._post(("header", header))
 
     def post_data(self, view: memoryview) -> None:
         if view.nbytes:
-            self._post(("data", view))
+            self._post((self._data_kind, view))
 
     def _post(self, item: tuple[str, Any]) -> None:
-        with self.session.cv:
+        with self.session.lock:
             self.session.check()
             self._queue.append(item)
             self.posted += 1
-            self.session.cv.notify_all()
+            self._wake.notify()
 
     def idle(self) -> bool:
         """Whether everything posted has been sent (call under the session's condition)."""
@@ -114,31 +156,42 @@ class OutLink:
     # -- the sender thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        cv = self.session.cv
+        session, wake = self.session, self._wake
         try:
             while True:
-                with cv:
-                    while not self._queue and not self._closing and self.session.error is None:
-                        cv.wait()
-                    if self._closing or self.session.error is not None:
+                with session.lock:
+                    while (
+                        (not self._queue or self._writing)
+                        and not self._closing
+                        and session.error is None
+                    ):
+                        wake.wait()
+                    if self._closing or session.error is not None:
                         return
                     kind, item = self._queue[0]
+                    self._writing = True
                 if kind == "header":
                     _wire.send_json(self.sock, item)
-                elif self.ring is None:
+                elif kind == "frame":
+                    self.sock.sendall(item)
+                elif kind == "raw":
                     for start in range(0, item.nbytes, SEND_PIECE):
                         self.sock.sendall(item[start : start + SEND_PIECE])
                 else:
                     self._send_shm(item)
-                with cv:
+                with session.lock:
                     self._queue.popleft()
                     self.done += 1
-                    cv.notify_all()
+                    self._writing = False
+                    session.cv.notify_all()
         except Exception as e:
-            with cv:
-                closing = self._closing
-            if not closing:
-                self.session.lost(self.peer, f"sending to it failed: {e}")
+            self._broken(e)
+
+    def _broken(self, error: Exception) -> None:
+        with self.session.lock:
+            closing = self._closing
+        if not closing:
+            self.session.lost(self.peer, f"sending to it failed: {error}")
 
     def _send_shm(self, view: memoryview) -> None:
         ring, free = self.ring, self._free
@@ -147,15 +200,20 @@ class OutLink:
         for start in range(0, view.nbytes, ring.slot_bytes):
             piece = view[start : start + ring.slot_bytes]
             while not free:
-                (slot,) = _wire.ACK.unpack(_wire.recv_small(self.sock, _wire.ACK.size))
+                (slot,) = _wire.ACK.unpack(self._acks.read(_wire.ACK.size))
                 free.append(slot)
             slot = free.popleft()
             ring.put(slot, piece)
             self.sock.sendall(_wire.NOTICE.pack(slot, piece.nbytes))
 
+    def wake(self) -> None:
+        """Let the sender thread see a failure or a close (call under the session's lock)."""
+        self._wake.notify_all()
+
     def close(self) -> None:
-        with self.session.cv:
+        with self.session.lock:
             self._closing = True
+            self._wake.notify_all()
             self.session.cv.notify_all()
         close_socket(self.sock)
         if threading.current_thread() is not self._thread:
@@ -173,15 +231,24 @@ class InLink:
         self.transport = "tcp" if ring is None else "shm"
         self._closing = False
         self._acking = True
+        self.small = 0  # messages received whole, raw, before they were handed over
+        self._reader = _wire.Reader(sock)
         self._thread = threading.Thread(target=self._run, name=f"group-recv-{peer}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        session = self.session
+        session, reader = self.session, self._reader
         try:
             while True:
-                header = _wire.recv_json(self.sock, at_start=True)
+                header = reader.read_json(at_start=True)
                 message = InMessage(header, session.pool)
+                if _wire.inline(message.total):  # whole, then handed over: one wake-up
+                    for view in message.views:
+                        reader.read_into(view)
+                    message.received = message.total
+                    self.small += 1
+                    session.deliver(self.peer, message)
+                    continue
                 session.deliver(self.peer, message)
                 for view in message.views:
                     if self.ring is None:
@@ -203,12 +270,10 @@ class InLink:
             self.session.cv.notify_all()
 
     def _receive_tcp(self, message: InMessage, view: memoryview) -> None:
-        sock, total, pending = self.sock, view.nbytes, 0
+        reader, total, pending = self._reader, view.nbytes, 0
         got = 0
         while got < total:
-            k = sock.recv_into(view[got:], total - got)
-            if not k:
-                raise _wire.LinkClosed("the peer closed the link inside a message", clean=False)
+            k = reader.read_some(view[got:])
             got += k
             pending += k
             if pending >= CHUNK_BYTES or got == total:
@@ -220,7 +285,7 @@ class InLink:
         assert ring is not None
         got, total = 0, view.nbytes
         while got < total:
-            slot, n = _wire.NOTICE.unpack(_wire.recv_small(self.sock, _wire.NOTICE.size))
+            slot, n = _wire.NOTICE.unpack(self._reader.read(_wire.NOTICE.size))
             if slot >= ring.slots or n > ring.slot_bytes or got + n > total:
                 raise ConnectionError(f"a bad shared-memory notice: slot {slot}, {n} bytes")
             ring.take(slot, view[got : got + n])

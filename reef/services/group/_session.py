@@ -46,7 +46,8 @@ class Session:
         self.me = me
         self.pool = pool
         self.rank = spec.rank_of(me)
-        self.cv = threading.Condition()
+        self.lock = threading.RLock()
+        self.cv = threading.Condition(self.lock)  # collectives wait on it; senders on their own
         self.error: GroupError | None = None
         self.closed = False
         self.registered = False
@@ -56,6 +57,7 @@ class Session:
         self.inlinks: dict[str, InLink] = {}
         self.outlinks: dict[str, OutLink] = {}
         self.seq = 0
+        self.paths: collections.Counter[str] = collections.Counter()  # algorithms run, by name
         self.busy = threading.Lock()  # one collective at a time
         self._connect = connect
         self._abort = abort
@@ -80,6 +82,8 @@ class Session:
                 return False
             self.error = error
             self.cv.notify_all()
+            for link in self.outlinks.values():
+                link.wake()
         _log.info("%s failed: %s", self, error)
         return True
 
