@@ -95,6 +95,9 @@ def run_numpy(path: str, k: int, iterations: int) -> dict[str, Any]:
     return summary(seconds, load, time.perf_counter() - started, centroids=centroids.tolist())
 
 
+RUNTIME = "local"  # --runtime: where reef's contenders run
+
+
 def run_reef(path: str, k: int, iterations: int, evaluators: int, mode: str) -> dict[str, Any]:
     """The example's command line (a child process: the example's script is its main script,
     as a user runs it); its final JSON line, and the figures from inside an iteration that it
@@ -103,7 +106,7 @@ def run_reef(path: str, k: int, iterations: int, evaluators: int, mode: str) -> 
     memory_mb = max(512, 3 * size // evaluators // (1024 * 1024))  # the cache's budget: 3/4
     command = [sys.executable, os.path.join(EXAMPLES, "kmeans.py"), "--input", path]
     command += ["--k", str(k), "--iterations", str(iterations), "--evaluators", str(evaluators)]
-    command += ["--mode", mode, "--memory-mb", str(memory_mb)]
+    command += ["--mode", mode, "--memory-mb", str(memory_mb), "--runtime", RUNTIME]
     done = subprocess.run(
         command, check=False, capture_output=True, text=True, timeout=PEER_TIMEOUT
     )
@@ -308,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
         default="npy",
         help="the input file's format (csv: every load parses text, as Hadoop's tasks do)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=("local", "yarn"),
+        default="local",
+        help="where reef's contenders run (yarn: the cluster HADOOP_CONF_DIR names, one node "
+        "holding the input; the peers run on this machine)",
+    )
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--no-reload", action="store_true")
@@ -323,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         peer_child(args)
         return 0
+    global RUNTIME
+    RUNTIME = args.runtime
     if min(args.points, args.dims, args.k, args.iterations, args.evaluators) < 1:
         parser.error("every size must be >= 1")
     if args.points < args.k:
@@ -416,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluators": args.evaluators,
             "seed": args.seed,
             "format": args.format,
+            "runtime": args.runtime,
         },
         "results": results,
         "ratios": ratios,
