@@ -377,10 +377,11 @@ def run_kmeans(
 ) -> dict[str, Any]:
     """Runs the job and returns its outcome: the final line's fields, and (retained) the median
     seconds of an iteration's computation and all-reduce inside the evaluators."""
-    started = time.perf_counter()
-    result = reef.run(
+    return ml_kernels.run_job(
         KMeansDriver,
-        runtime=ml_kernels.runtime_named(runtime, evaluators),
+        "k-means",
+        runtime=runtime,
+        evaluators=evaluators,
         parameters={
             InputPath: os.path.abspath(path),
             Clusters: k,
@@ -391,11 +392,6 @@ def run_kmeans(
         },
         timeout=timeout,
     )
-    if result.status is not reef.JobStatus.SUCCEEDED or not result.messages:
-        raise RuntimeError(f"the k-means job ended {result.status.name}: {result.error}")
-    outcome: dict[str, Any] = json.loads(result.messages[-1])
-    outcome["seconds_total"] = time.perf_counter() - started
-    return outcome
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -278,10 +278,11 @@ def run_logistic_regression(
     timeout: float = 600.0,
 ) -> dict[str, Any]:
     """Runs the job and returns the final line's fields."""
-    started = time.perf_counter()
-    result = reef.run(
+    return ml_kernels.run_job(
         LogisticDriver,
-        runtime=ml_kernels.runtime_named(runtime, evaluators),
+        "logistic regression",
+        runtime=runtime,
+        evaluators=evaluators,
         parameters={
             InputPath: os.path.abspath(path),
             Iterations: iterations,
@@ -291,13 +292,6 @@ def run_logistic_regression(
         },
         timeout=timeout,
     )
-    if result.status is not reef.JobStatus.SUCCEEDED or not result.messages:
-        raise RuntimeError(
-            f"the logistic regression job ended {result.status.name}: {result.error}"
-        )
-    outcome: dict[str, Any] = json.loads(result.messages[-1])
-    outcome["seconds_total"] = time.perf_counter() - started
-    return outcome
 
 
 def main(argv: list[str] | None = None) -> None:

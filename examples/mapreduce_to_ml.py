@@ -259,11 +259,12 @@ def run_mapreduce_to_ml(
 ) -> dict[str, Any]:
     """Runs the job and returns the final line's fields. Without ``output``, the disk handoff
     writes into a temporary directory, removed afterwards."""
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mapreduce-to-ml-") as scratch:
-        result = reef.run(
+        return ml_kernels.run_job(
             MapReduceToML,
-            runtime=ml_kernels.runtime_named(runtime, evaluators),
+            "MapReduce-to-ML",
+            runtime=runtime,
+            evaluators=evaluators,
             parameters={
                 InputPath: os.path.abspath(path),
                 Handoff: handoff,
@@ -275,11 +276,6 @@ def run_mapreduce_to_ml(
             },
             timeout=timeout,
         )
-    if result.status is not reef.JobStatus.SUCCEEDED or not result.messages:
-        raise RuntimeError(f"the job ended {result.status.name}: {result.error}")
-    outcome: dict[str, Any] = json.loads(result.messages[-1])
-    outcome["seconds_total"] = time.perf_counter() - started
-    return outcome
 
 
 def main(argv: list[str] | None = None) -> None:

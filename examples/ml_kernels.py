@@ -23,8 +23,10 @@ more gives per-cluster sums with the counts in the last column.
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -423,3 +425,33 @@ def runtime_named(runtime: object, evaluators: int) -> object:
 
         return YarnRuntime(env=SINGLE_THREADED)
     return runtime
+
+
+def run_job(
+    driver: type,
+    what: str,
+    *,
+    runtime: object,
+    evaluators: int,
+    parameters: dict[object, object],
+    timeout: float,
+) -> dict[str, Any]:
+    """Runs one example's job to its end and returns the fields of its final JSON line (the
+    driver's last message), with ``seconds_total`` as the client saw it; a job that did not
+    succeed raises ``RuntimeError`` saying how it ended."""
+    import time  # noqa: PLC0415 - evaluators import this module too, and need none of it
+
+    import reef  # noqa: PLC0415
+
+    started = time.perf_counter()
+    result = reef.run(
+        driver,
+        runtime=runtime_named(runtime, evaluators),
+        parameters=parameters,
+        timeout=timeout,
+    )
+    if result.status is not reef.JobStatus.SUCCEEDED or not result.messages:
+        raise RuntimeError(f"the {what} job ended {result.status.name}: {result.error}")
+    outcome: dict[str, Any] = json.loads(result.messages[-1])
+    outcome["seconds_total"] = time.perf_counter() - started
+    return outcome

@@ -235,10 +235,11 @@ def run_pagerank(
     timeout: float = 600.0,
 ) -> dict[str, Any]:
     """Runs the job and returns the final line's fields."""
-    started = time.perf_counter()
-    result = reef.run(
+    return ml_kernels.run_job(
         PageRankDriver,
-        runtime=ml_kernels.runtime_named(runtime, evaluators),
+        "PageRank",
+        runtime=runtime,
+        evaluators=evaluators,
         parameters={
             InputPath: os.path.abspath(path),
             Iterations: iterations,
@@ -248,11 +249,6 @@ def run_pagerank(
         },
         timeout=timeout,
     )
-    if result.status is not reef.JobStatus.SUCCEEDED or not result.messages:
-        raise RuntimeError(f"the PageRank job ended {result.status.name}: {result.error}")
-    outcome: dict[str, Any] = json.loads(result.messages[-1])
-    outcome["seconds_total"] = time.perf_counter() - started
-    return outcome
 
 
 def main(argv: list[str] | None = None) -> None:
