@@ -10,10 +10,14 @@ instead of misreading the stream.
 - ``reduce``: up the tree; with ``SUM``/``PROD``/``MIN``/``MAX`` on arrays, chunk by chunk: a
   member combines chunk ``i`` of its own value with its children's (numpy, in place) and sends
   it up while chunk ``i + 1`` is in flight. Other operations combine whole values.
-- ``all_reduce``: small values: ``reduce`` to rank 0, then ``broadcast`` from it; large arrays
-  (``SUM``/``PROD``/``MIN``/``MAX``): reduce-scatter + all-gather directly between members,
-  pipelined (``_all_reduce_segments``); ``all_gather``: ``gather`` to
-  rank 0, then ``broadcast`` of the list; ``barrier``: an empty ``reduce`` and ``broadcast``.
+- ``all_reduce``: large arrays (``SUM``/``PROD``/``MIN``/``MAX``, ``FUSED_MIN_BYTES`` or
+  more): reduce-scatter + all-gather directly between members, pipelined
+  (``_all_reduce_segments``); small values in groups of up to ``EXCHANGE_MAX_MEMBERS``:
+  one direct exchange (``_exchange``: every member sends its value to every other one, and
+  each combines them all in rank order, so the results agree bit for bit): one message
+  latency; otherwise ``reduce`` to rank 0, then ``broadcast``. ``all_gather`` and
+  ``barrier``: an ``_exchange`` in small groups, else ``gather`` (an empty ``reduce``) to
+  rank 0 and a ``broadcast``. ``Session.paths`` counts which algorithm ran.
 - ``gather``, ``scatter``, ``all_to_all``: every value goes straight between its two members
   (each value is distinct: a tree would only add hops).
 """
@@ -28,7 +32,7 @@ import numpy as np
 from reef.services.group import _codec, _wire
 from reef.services.group._chunks import plan
 from reef.services.group._errors import GroupError
-from reef.services.group._links import InMessage, OutLink
+from reef.services.group._links import InMessage, OutLink, Sink
 from reef.services.group._ops import Op, ReduceOp, elementwise
 from reef.services.group._session import Session
 
@@ -331,11 +335,17 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
     so every element is computed once, the same way, whatever the topology), and sends each
     combined chunk on to every other member at once, while the next chunks still arrive.
     Each member sends and receives ``(size - 1) / size`` of the array twice, both ways at
-    once, instead of the whole array up and then down a tree."""
+    once, instead of the whole array up and then down a tree.
+
+    The other members' combined segments are received straight into the result
+    (``Session.expect``, registered before this member sends anything; a member sends its
+    segment's header only once it has every other member's first message, so the
+    registration is always there first): no buffer of their own, no copy."""
     me, size = call.rank, call.size
     arr = np.ascontiguousarray(own)
     flat = arr.reshape(-1)
-    pool = call.session.pool
+    session = call.session
+    pool = session.pool
     result = pool.take(arr.shape, arr.dtype) if pool is not None else np.empty_like(arr)
     out = result.reshape(-1)
     parts = segments(flat.size, size)
@@ -347,43 +357,70 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
         meta = {"kind": "array", "dtype": arr.dtype.str, "shape": [hi - lo], "whole": whole}
         return step.header(meta, [(hi - lo) * arr.itemsize])
 
-    links = {r: call.link(r) for r in others}
     mlo, mhi = parts[me]
-    for r in others:  # everything the others need from this member, at once
-        lo, hi = parts[r]
-        links[r].post_header(header(scatter, lo, hi))
-        links[r].post_data(_codec.byte_view(flat[lo:hi]))
-        links[r].post_header(header(gather, mlo, mhi))
-    incoming = {r: scatter.receive(r) for r in others}
-    for r, message in incoming.items():
-        _check_part(call, r, message.header["meta"], whole, mhi - mlo)
-    size_of = arr.itemsize
-    mine = out[mlo:mhi]
-    for start, stop in plan((mhi - mlo) * size_of, itemsize=size_of):
-        lo, hi = start // size_of, stop // size_of
-        for r, message in incoming.items():
-            scatter.wait(message, stop, r)
-        terms = [
-            flat[mlo + lo : mlo + hi] if k == me else incoming[k].owners[0][lo:hi]
-            for k in range(size)
-        ]
-        chunk = mine[lo:hi]
-        op.ufunc(terms[0], terms[1], out=chunk)
-        for term in terms[2:]:
-            op.ufunc(chunk, term, out=chunk)
-        view = _codec.byte_view(chunk)
-        for r in others:
-            links[r].post_data(view)
-    del incoming
     for r in others:
         lo, hi = parts[r]
-        message = gather.receive(r)
-        _check_part(call, r, message.header["meta"], whole, hi - lo)
-        theirs, dest = message.owners[0], out[lo:hi]
-        for start, stop in plan((hi - lo) * size_of, itemsize=size_of):
-            gather.wait(message, stop, r)
-            dest[start // size_of : stop // size_of] = theirs[start // size_of : stop // size_of]
-    call.sent(list(links.values()))
+        session.expect(call.member(r), call.seq, gather.op, Sink(out[lo:hi]))
+    if size == 2:  # the other member's part of this one's segment: combined as it arrives
+        (r,) = others
+        own_first = me == 0  # rank order: x0 op x1
+        sink = Sink(out[mlo:mhi], (op.ufunc, flat[mlo:mhi], own_first))
+        session.expect(call.member(r), call.seq, scatter.op, sink)
+    combined = False
+    try:
+        links = {r: call.link(r) for r in others}
+        for r in others:  # everything the others need from this member, at once
+            lo, hi = parts[r]
+            links[r].post_header(header(scatter, lo, hi))
+            links[r].post_data(_codec.byte_view(flat[lo:hi]))
+        incoming = {r: scatter.receive(r) for r in others}
+        for r, message in incoming.items():
+            _check_part(call, r, message.header["meta"], whole, mhi - mlo)
+            links[r].post_header(header(gather, mlo, mhi))  # r has registered: see above
+            combined = message.combine is not None  # (only ever for a group of two)
+        if combined:
+            session.paths["all_reduce:segments-combined"] += 1
+        size_of = arr.itemsize
+        mine = out[mlo:mhi]
+        for start, stop in plan((mhi - mlo) * size_of, itemsize=size_of):
+            lo, hi = start // size_of, stop // size_of
+            for r, message in incoming.items():
+                scatter.wait(message, stop, r)
+            chunk = mine[lo:hi]
+            if combined:  # on arrival, by the link's reader
+                for r in others:
+                    links[r].post_data(_codec.byte_view(chunk))
+                continue
+            terms = [
+                flat[mlo + lo : mlo + hi] if k == me else incoming[k].owners[0][lo:hi]
+                for k in range(size)
+            ]
+            op.ufunc(terms[0], terms[1], out=chunk)
+            for term in terms[2:]:
+                op.ufunc(chunk, term, out=chunk)
+            view = _codec.byte_view(chunk)
+            for r in others:
+                links[r].post_data(view)
+        del incoming
+        for r in others:
+            lo, hi = parts[r]
+            message = gather.receive(r)
+            _check_part(call, r, message.header["meta"], whole, hi - lo)
+            if message.direct:  # received in place
+                session.paths["all_reduce:segments-in-place"] += 1
+                gather.wait(message, message.total, r)
+                continue
+            theirs, dest = message.owners[0], out[lo:hi]
+            for start, stop in plan((hi - lo) * size_of, itemsize=size_of):
+                gather.wait(message, stop, r)
+                dest[start // size_of : stop // size_of] = theirs[
+                    start // size_of : stop // size_of
+                ]
+        call.sent(list(links.values()))
+    finally:
+        for r in others:
+            session.unexpect(call.member(r), call.seq, gather.op)
+            session.unexpect(call.member(r), call.seq, scatter.op)
     return result
 
 

@@ -33,6 +33,7 @@ from reef.services.group._topology import Topology, check_rank, topology_of
 
 T = TypeVar("T")
 
+
 class Communicator:
     """Collectives among the members of one generation of a group (see the module's
     docstring). Every member must call the same collectives in the same order. Every call

@@ -14,8 +14,15 @@ and read by exactly one thread at the other: no TLS object is ever used by two t
   ``i + 1`` is still arriving.
 
 On TCP the bytes follow their header raw; with shared memory they go through a ``Ring`` and
-only slot notices cross the socket (``_wire``). Every wait is on the session's condition and
-ends when the session fails (a link breaks, a member is lost, the collective is aborted).
+only slot notices cross the socket (``_wire``). Small messages (``_wire.inline``) are raw on
+both transports and travel as one frame: the collective's own thread writes it when nothing
+else is being sent on the link (``OutLink.post_message``: no hand-off to the sender thread;
+a flag under the session's lock keeps the socket to one thread at a time), and the reader
+hands the message over only once it has all of it (one wake-up). An expected message
+(``Session.expect``, a ``Sink``) is received straight into the collective's result, and may
+be combined with the member's own data on the way in, straight from the ring slot. Every
+wait is on the session's lock and ends when the session fails (a link breaks, a member is
+lost, the collective is aborted).
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ import collections
 import logging
 import socket
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reef.services.group import _codec, _wire
-from reef.services.group._chunks import CHUNK_BYTES
+from reef.services.group._chunks import CHUNK_BYTES, plan
 from reef.services.group._errors import GroupError
 from reef.services.group._pool import BufferPool
 from reef.services.group._shm import Ring
@@ -44,16 +52,44 @@ _log = logging.getLogger("reef.services.group")
 SEND_PIECE = 16 << 20  # bytes handed to one sendall (the sender checks for shutdown between)
 
 
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """Where an expected array message goes (``Session.expect``): straight into ``into``;
+    with ``combine = (ufunc, own, own_first)``, each arriving piece ``theirs`` is combined
+    on the way in: ``into = ufunc(own, theirs)`` (``ufunc(theirs, own)`` unless
+    ``own_first``), element by element, from the shared-memory slot or a small scratch
+    buffer, so the message costs neither a buffer of its own nor a pass over one."""
+
+    into: np.ndarray
+    combine: tuple[np.ufunc, np.ndarray, bool] | None = None
+
+
 class InMessage:
     """A message being received: its header, its destination buffers, how much has arrived."""
 
-    __slots__ = ("header", "offsets", "owners", "received", "total", "views")
+    __slots__ = (
+        "combine",
+        "direct",
+        "header",
+        "offsets",
+        "owners",
+        "received",
+        "total",
+        "views",
+    )
 
-    def __init__(self, header: dict[str, Any], pool: BufferPool | None = None) -> None:
+    def __init__(
+        self, header: dict[str, Any], pool: BufferPool | None = None, sink: Sink | None = None
+    ) -> None:
         self.header = header
         nbytes = [int(n) for n in header["sizes"]]
         new_array = pool.take if pool is not None else np.empty
-        self.owners, self.views = _codec.allocate(header["meta"], nbytes, new_array)
+        self.direct = sink is not None and _fits(header["meta"], nbytes, sink.into)
+        self.combine = sink.combine if sink is not None and self.direct else None
+        if sink is not None and self.direct:
+            self.owners, self.views = [sink.into], [_codec.byte_view(sink.into)]
+        else:
+            self.owners, self.views = _codec.allocate(header["meta"], nbytes, new_array)
         self.total = sum(nbytes)
         self.received = 0
         self.offsets: list[int] = []
@@ -64,6 +100,30 @@ class InMessage:
 
     def value(self) -> Any:
         return _codec.decode(self.header["meta"], self.owners)
+
+
+def _combine(message: InMessage, start: int, stop: int, raw: np.ndarray) -> None:
+    """Bytes ``start:stop`` of ``message`` (``raw``, uint8) combined into its ``Sink``."""
+    assert message.combine is not None
+    ufunc, own, own_first = message.combine
+    into = message.owners[0]
+    lo, hi = start // into.itemsize, stop // into.itemsize
+    theirs = raw.view(into.dtype)
+    if own_first:
+        ufunc(own[lo:hi], theirs, out=into[lo:hi])
+    else:
+        ufunc(theirs, own[lo:hi], out=into[lo:hi])
+
+
+def _fits(meta: dict[str, Any], nbytes: list[int], into: np.ndarray) -> bool:
+    """Whether an array message of ``meta`` can be received into ``into`` as it is (else it
+    gets its own buffer, and the collective reports the mismatch)."""
+    return (
+        meta.get("kind") == "array"
+        and nbytes == [into.nbytes]
+        and meta.get("dtype") == into.dtype.str
+        and into.flags.c_contiguous
+    )
 
 
 def close_socket(sock: socket.socket) -> None:
@@ -232,6 +292,7 @@ class InLink:
         self._closing = False
         self._acking = True
         self.small = 0  # messages received whole, raw, before they were handed over
+        self._scratch: np.ndarray | None = None
         self._reader = _wire.Reader(sock)
         self._thread = threading.Thread(target=self._run, name=f"group-recv-{peer}", daemon=True)
         self._thread.start()
@@ -241,7 +302,7 @@ class InLink:
         try:
             while True:
                 header = reader.read_json(at_start=True)
-                message = InMessage(header, session.pool)
+                message = InMessage(header, session.pool, session.claim(self.peer, header))
                 if _wire.inline(message.total):  # whole, then handed over: one wake-up
                     for view in message.views:
                         reader.read_into(view)
@@ -270,6 +331,9 @@ class InLink:
             self.session.cv.notify_all()
 
     def _receive_tcp(self, message: InMessage, view: memoryview) -> None:
+        if message.combine is not None:
+            self._combine_tcp(message)
+            return
         reader, total, pending = self._reader, view.nbytes, 0
         got = 0
         while got < total:
@@ -280,15 +344,33 @@ class InLink:
                 self._progress(message, pending)
                 pending = 0
 
+    def _combine_tcp(self, message: InMessage) -> None:
+        """An expected message combined on the way in (``Sink``), chunk by chunk through a
+        scratch buffer that stays in the processor's cache."""
+        if self._scratch is None:
+            self._scratch = np.empty(CHUNK_BYTES, dtype=np.uint8)
+        scratch = self._scratch
+        itemsize = message.owners[0].itemsize
+        for start, stop in plan(message.total, itemsize=itemsize):
+            piece = scratch[: stop - start]
+            self._reader.read_into(_codec.byte_view(piece))
+            _combine(message, start, stop, piece)
+            self._progress(message, stop - start)
+
     def _receive_shm(self, message: InMessage, view: memoryview) -> None:
         ring = self.ring
         assert ring is not None
         got, total = 0, view.nbytes
+        itemsize = message.owners[0].itemsize if message.combine is not None else 1
         while got < total:
             slot, n = _wire.NOTICE.unpack(self._reader.read(_wire.NOTICE.size))
-            if slot >= ring.slots or n > ring.slot_bytes or got + n > total:
+            if slot >= ring.slots or n > ring.slot_bytes or got + n > total or n % itemsize:
                 raise ConnectionError(f"a bad shared-memory notice: slot {slot}, {n} bytes")
-            ring.take(slot, view[got : got + n])
+            if message.combine is not None:  # straight from the slot
+                start = slot * ring.slot_bytes
+                _combine(message, got, got + n, ring.array[start : start + n])
+            else:
+                ring.take(slot, view[got : got + n])
             got += n
             self._progress(message, n)  # before the ack: a sender that is done may be gone
             self._ack(slot)

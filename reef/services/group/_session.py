@@ -4,10 +4,11 @@ A session is made when a ``Communicator`` of that generation is first used on th
 registers with the group server, and then lives in the ``GroupService`` until the service
 closes (or a newer generation of the group replaces it): later activities reuse its links.
 
-All of its state is guarded by one condition variable, ``cv``: the links' threads count bytes
-and deliver messages under it, and the collective waits on it. ``fail`` records the first error
-and wakes every waiter, so no wait outlives a failure: each wait checks ``error`` and its
-deadline. A failed session stays failed (its streams are in an unknown state).
+All of its state is guarded by one lock, ``lock``: the links' threads count bytes and deliver
+messages under it, and the collective waits on its condition ``cv`` (each link's sender thread
+waits on a condition of its own over the same lock, so deliveries do not wake it). ``fail``
+records the first error and wakes every waiter, so no wait outlives a failure: each wait checks
+``error`` and its deadline. A failed session stays failed (its streams are in an unknown state).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reef.services.group._errors import GroupError, GroupMemberLost, GroupTimeout
 from reef.services.group._pool import BufferPool
 from reef.services.group._spec import GroupSpec
 
 if TYPE_CHECKING:
-    from reef.services.group._links import InLink, InMessage, OutLink
+    from reef.services.group._links import InLink, InMessage, OutLink, Sink
 
 _log = logging.getLogger("reef.services.group")
 
@@ -54,6 +55,8 @@ class Session:
         self.peers: dict[str, tuple[str, str]] | None = None  # id -> (address, host_key)
         self.inbox: dict[str, collections.deque[InMessage]] = {}
         self.departed: dict[str, str] = {}  # peers whose link closed between messages: why
+        # where a message the collective expects goes: (peer, seq, op) -> its destination
+        self.expected: dict[tuple[str, int, str], Sink] = {}
         self.inlinks: dict[str, InLink] = {}
         self.outlinks: dict[str, OutLink] = {}
         self.seq = 0
@@ -129,6 +132,25 @@ class Session:
             return self.peers
 
     # -- receiving ------------------------------------------------------------------------------
+
+    def expect(self, peer: str, seq: int, op: str, sink: Sink) -> None:
+        """The message ``op`` #``seq`` from ``peer`` is an array to be received straight into
+        ``sink.into`` (no buffer of its own, no copy afterwards; combined on the way in with
+        ``sink.combine``), if its header comes after this (else it is received as usual).
+        ``unexpect`` at the end of the collective."""
+        with self.cv:
+            self.expected[(peer, seq, op)] = sink
+
+    def unexpect(self, peer: str, seq: int, op: str) -> None:
+        with self.cv:
+            self.expected.pop((peer, seq, op), None)
+
+    def claim(self, peer: str, header: dict[str, Any]) -> Sink | None:
+        """The destination ``expect`` gave for the message of ``header`` from ``peer``."""
+        if not self.expected:
+            return None
+        with self.cv:
+            return self.expected.pop((peer, header.get("seq"), header.get("op")), None)  # type: ignore[arg-type]
 
     def deliver(self, peer: str, message: InMessage) -> None:
         with self.cv:

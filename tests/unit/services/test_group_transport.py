@@ -19,6 +19,7 @@ from reef.common import _tls
 from reef.common._authority import JobAuthority
 from reef.common._identity import EvaluatorIdentity
 from reef.services.group import (
+    MAX,
     SUM,
     GroupAborted,
     GroupError,
@@ -220,10 +221,23 @@ def test_mismatched_shapes_in_a_reduction(job) -> None:
     for e in ("e-0", "e-1"):
         job.service(e)
     spec = job.group(["e-0", "e-1"])
+    # small arrays are exchanged: every member sees the other's shape and says so
     results = job.run(spec, lambda c: c.all_reduce(np.ones(3 + c.rank), op=SUM))
+    for r in (0, 1):
+        assert isinstance(results[r], ValueError), results[r]
+        assert "mismatched arrays" in str(results[r])
+        assert "(3,)" in str(results[r]) and "(4,)" in str(results[r])
+    # in a tree (a group of 3, 100 KiB arrays), the rank that combines raises and the others
+    # are aborted
+    job.service("e-2")
+    spec = job.group(["e-0", "e-1", "e-2"], topology="flat")
+    results = job.run(spec, lambda c: c.all_reduce(np.ones(12_800 + c.rank), op=SUM))
     assert isinstance(results[0], ValueError)
-    assert "mismatched arrays" in str(results[0]) and "(3,)" in str(results[0])
-    assert isinstance(results[1], GroupAborted)
+    assert "mismatched arrays" in str(results[0]) and "(12800,)" in str(results[0])
+    for r in (1, 2):
+        assert isinstance(results[r], GroupAborted), results[r]
+    session = job.services["e-0"].existing_session(spec)
+    assert session is not None and session.paths["all_reduce:tree"] == 1
 
 
 def test_different_collectives_on_two_members_are_an_error(job) -> None:
@@ -429,3 +443,135 @@ def test_a_large_all_reduce_is_bit_identical_everywhere_in_rank_order(job) -> No
     for r in range(3):
         assert not isinstance(results[r], BaseException), results[r]
         assert results[r].tobytes() == expected.tobytes()
+
+
+def session_of(job: Job, member: str, spec: GroupSpec) -> Any:
+    session = job.services[member].existing_session(spec)
+    assert session is not None
+    return session
+
+
+@pytest.mark.parametrize("transport", ["shm", "tcp"])
+def test_small_values_are_exchanged_in_one_round_bit_identical_in_rank_order(
+    job, transport
+) -> None:
+    """Small all_reduce, all_gather and barrier: every member sends straight to every other
+    one (one message latency), small messages go inline over the socket even on shared
+    memory, written by the collective's own thread; every member combines in rank order."""
+    ids = ["e-0", "e-1", "e-2"]
+    for e in ids:
+        job.service(e)
+    spec = job.group(ids, topology="tree:1", transport=transport)
+    values = [np.random.default_rng(k).standard_normal(1000) for k in range(3)]
+
+    def work(c: Communicator) -> Any:
+        c.barrier()
+        total = c.all_reduce(values[c.rank])
+        peak = c.all_reduce(values[c.rank], op=MAX)
+        count = c.all_reduce(c.rank + 1)  # a number: exchanged too
+        return total, peak, count, c.all_gather({"r": c.rank})
+
+    results = job.run(spec, work)
+    expected = (values[0] + values[1]) + values[2]
+    for r, m in enumerate(ids):
+        assert not isinstance(results[r], BaseException), results[r]
+        total, peak, count, gathered = results[r]
+        assert total.tobytes() == expected.tobytes()
+        assert np.array_equal(peak, np.maximum(np.maximum(values[0], values[1]), values[2]))
+        assert count == 6
+        assert gathered == [{"r": k} for k in range(3)]
+        session = session_of(job, m, spec)
+        assert session.paths == {
+            "barrier:exchange": 1,
+            "all_reduce:exchange": 3,
+            "all_gather:exchange": 1,
+        }
+        for link in session.outlinks.values():
+            assert link.direct == 5 and link.posted == 0  # no hand-off to the sender thread
+        for link in session.inlinks.values():
+            assert link.small == 5  # inline, also over shared memory
+            assert link.transport == transport
+    assert job.failed == []
+
+
+def test_groups_larger_than_the_exchange_use_the_tree(job, monkeypatch) -> None:
+    from reef.services.group import _collectives
+
+    monkeypatch.setattr(_collectives, "EXCHANGE_MAX_MEMBERS", 2)
+    ids = ["e-0", "e-1", "e-2"]
+    for e in ids:
+        job.service(e)
+    spec = job.group(ids, transport="shm")
+    values = [np.random.default_rng(k).standard_normal(100) for k in range(3)]
+
+    def work(c: Communicator) -> Any:
+        c.barrier()
+        return c.all_reduce(values[c.rank]), c.all_gather(c.rank), c.all_reduce(c.rank)
+
+    results = job.run(spec, work)
+    reference = results[0][0]
+    assert np.allclose(reference, values[0] + values[1] + values[2])
+    for r, m in enumerate(ids):
+        assert not isinstance(results[r], BaseException), results[r]
+        total, gathered, count = results[r]
+        assert total.tobytes() == reference.tobytes()  # the root's result, broadcast
+        assert gathered == [0, 1, 2] and count == 3
+        assert session_of(job, m, spec).paths == {
+            "barrier:tree": 1,
+            "all_reduce:tree": 2,
+            "all_gather:tree": 1,
+        }
+
+
+@pytest.mark.parametrize("transport", ["shm", "tcp"])
+@pytest.mark.parametrize("early", [False, True])
+def test_a_large_all_reduce_of_two_combines_on_arrival_and_gathers_in_place(
+    job, transport, early
+) -> None:
+    """Two members: the other member's part of a member's segment is combined as it arrives
+    (from the ring slot or a scratch buffer) when this member expected it; when its header
+    came first (``early``), it is received into a buffer and combined afterwards. Either
+    way the result is (x0 + x1) bit for bit on both, and the other member's segment is
+    received straight into the result."""
+    for e in ("e-0", "e-1"):
+        job.service(e)
+    spec = job.group(["e-0", "e-1"], topology="flat", transport=transport)
+    job.run(spec, lambda c: c.barrier())  # links both ways
+    values = [np.random.default_rng(k).standard_normal(3 * (1 << 17) + 5) for k in range(2)]
+    late = session_of(job, "e-1", spec)
+    ready = threading.Event()
+    if early:  # e-1 starts once e-0's scatter header has been handed over to it
+        deliver = late.deliver
+
+        def delivered(peer: str, message: Any) -> None:
+            deliver(peer, message)
+            if message.header["op"].endswith("reduce-scatter"):
+                ready.set()
+
+        late.deliver = delivered
+    else:  # e-0 sends once e-1 is expecting its data
+        expect = late.expect
+
+        def expected(*args: Any) -> None:
+            expect(*args)
+            if args[2].endswith("reduce-scatter"):
+                ready.set()
+
+        late.expect = expected
+
+    def work(c: Communicator) -> Any:
+        if (c.rank == 1) == early:
+            assert ready.wait(10)
+        return c.all_reduce(values[c.rank])
+
+    results = job.run(spec, work)
+    expected_sum = values[0] + values[1]
+    for r, m in enumerate(spec.members):
+        assert not isinstance(results[r], BaseException), results[r]
+        assert results[r].tobytes() == expected_sum.tobytes()
+        paths = session_of(job, m, spec).paths
+        assert paths["all_reduce:segments"] == 1
+        assert paths["all_reduce:segments-in-place"] == 1
+    assert session_of(job, "e-1", spec).paths["all_reduce:segments-combined"] == (not early)
+    assert not late.expected  # nothing left registered
+    assert job.failed == []
