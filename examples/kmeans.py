@@ -404,17 +404,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", choices=("local", "yarn"), default="local")
     parser.add_argument("--memory-mb", type=int, default=512, help="per evaluator")
     args = parser.parse_args(argv)
-    if min(args.k, args.iterations, args.evaluators) < 1:
-        parser.error("--k, --iterations and --evaluators must be >= 1")
+    if min(args.k, args.iterations, args.evaluators, args.memory_mb) < 1:
+        parser.error("--k, --iterations, --evaluators and --memory-mb must be >= 1")
+    try:
+        ml_kernels.check_rows(args.input, min_rows=args.k)
+    except ValueError as e:
+        parser.error(str(e))
     os.environ.update(ml_kernels.SINGLE_THREADED)  # for the evaluators this process starts
-    outcome = run_kmeans(
-        args.input,
-        args.k,
-        args.iterations,
-        args.evaluators,
-        mode=args.mode,
-        runtime=args.runtime,
-        memory_mb=args.memory_mb,
+    outcome = ml_kernels.exit_on_failure(
+        parser,
+        lambda: run_kmeans(
+            args.input,
+            args.k,
+            args.iterations,
+            args.evaluators,
+            mode=args.mode,
+            runtime=args.runtime,
+            memory_mb=args.memory_mb,
+        ),
     )
     per = outcome["seconds_per_iteration"]
     print(

@@ -68,10 +68,11 @@ class EvaluatorMemory(NamedParameter[int]):
 FEATURES, LABELS = "logreg/features", "logreg/labels"  # Cache keys of a partition
 
 
-def keep_rows(cache: Cache, rows: np.ndarray) -> int:
+def keep_rows(cache: Cache, rows: np.ndarray, where: str = "the input") -> int:
     """Keeps labelled rows in the cache as the gradient's layout (features with a bias column,
-    labels); returns how many."""
-    features, labels = ml_kernels.split_labelled(rows)
+    labels); returns how many. ``ValueError`` (naming ``where``) for a label other than 0 or
+    1."""
+    features, labels = ml_kernels.split_labelled(rows, where)
     cache.put(FEATURES, features)
     cache.put(LABELS, labels)
     return int(labels.shape[0])
@@ -96,7 +97,8 @@ class LoadRows(reef.Activity):
 
     def run(self, memento: bytes | None) -> bytes:
         started = time.perf_counter()
-        rows = keep_rows(self.cache, self.data.load())
+        where = f"{self.data.partition.segments[0].url} (partition {self.data.partition.index})"
+        rows = keep_rows(self.cache, self.data.load(), where)
         self.cache.remove(self.data.key)
         return json.dumps({"rows": rows, "seconds": time.perf_counter() - started}).encode()
 
@@ -303,16 +305,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", choices=("local", "yarn"), default="local")
     parser.add_argument("--memory-mb", type=int, default=512, help="per evaluator")
     args = parser.parse_args(argv)
-    if min(args.iterations, args.evaluators) < 1 or not args.learning_rate > 0:
-        parser.error("--iterations and --evaluators must be >= 1, --learning-rate > 0")
+    if min(args.iterations, args.evaluators, args.memory_mb) < 1 or not args.learning_rate > 0:
+        parser.error("--iterations, --evaluators and --memory-mb must be >= 1, --learning-rate > 0")
+    try:
+        ml_kernels.check_rows(args.input, min_rows=1, min_columns=2)
+    except ValueError as e:
+        parser.error(str(e))
     os.environ.update(ml_kernels.SINGLE_THREADED)  # for the evaluators this process starts
-    outcome = run_logistic_regression(
-        args.input,
-        args.iterations,
-        args.evaluators,
-        learning_rate=args.learning_rate,
-        runtime=args.runtime,
-        memory_mb=args.memory_mb,
+    outcome = ml_kernels.exit_on_failure(
+        parser,
+        lambda: run_logistic_regression(
+            args.input,
+            args.iterations,
+            args.evaluators,
+            learning_rate=args.learning_rate,
+            runtime=args.runtime,
+            memory_mb=args.memory_mb,
+        ),
     )
     print(
         f"logistic regression: loss {outcome['loss'][0]:.4f} -> {outcome['loss'][-1]:.4f} in "

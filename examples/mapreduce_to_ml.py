@@ -73,6 +73,11 @@ class OutputDir(NamedParameter[str]):
 WIDTH = len(ml_kernels.EVENTS)
 
 
+def part_file(rank: int) -> str:
+    """The name of the file reducer ``rank`` writes in the disk handoff."""
+    return f"part-{rank:05d}.npy"
+
+
 class ExtractTransform(reef.Activity):
     """Map, combine, shuffle and reduce this evaluator's records; hand its users' rows to
     training (the Cache) or write them to ``OutputDir``. Returns counts and timings."""
@@ -96,10 +101,14 @@ class ExtractTransform(reef.Activity):
         reducers = self.comm.size
         keys: list[list[int]] = [[] for _ in range(reducers)]
         values: list[list[np.ndarray]] = [[] for _ in range(reducers)]
+        where = self.data.partition.segments[0].url if self.data.partition.segments else ""
         with Combiner(np.add, spill_directory=self.me.workdir) as combiner:
             for line in lines:
                 if line.strip():
-                    combiner.add(*ml_kernels.parse_record(line.strip()))  # map
+                    try:
+                        combiner.add(*ml_kernels.parse_record(line.strip()))  # map
+                    except ValueError as e:
+                        raise ValueError(f"{where or 'the input'}: {e}") from None
             for user, total in combiner.items():  # combined: one total per user
                 reducer = partition_of(user, reducers)
                 keys[reducer].append(user)
@@ -121,7 +130,7 @@ class ExtractTransform(reef.Activity):
         if self.handoff == "memory":
             lr.keep_rows(self.cache, rows)
         else:
-            np.save(os.path.join(self.output, f"part-{self.comm.rank:05d}.npy"), rows)
+            np.save(os.path.join(self.output, part_file(self.comm.rank)), rows)
         reduced = time.perf_counter()
         return json.dumps(
             {
@@ -219,6 +228,8 @@ class MapReduceToML(reef.Driver):
         contexts, self.contexts = self.contexts, []
         now = time.perf_counter()
         if self.phase == "etl":
+            if self.users == 0:
+                raise ValueError(f"{self.path} holds no record: nothing to train on")
             self.etl_done = now
             if self.handoff == "memory":  # the rows are in the caches: train right here
                 self.handoff_done = now
@@ -227,7 +238,8 @@ class MapReduceToML(reef.Driver):
             for context in contexts:  # the rows are on disk: release these evaluators
                 context.close()
             self.phase = "train"
-            files = os.path.join(self.output, "part-*.npy")
+            # Exactly the reducers' files: others in the folder (an earlier run's) are not ours.
+            files = [os.path.join(self.output, part_file(r)) for r in range(self.evaluators)]
             self.partitions = DataSet.split(files, self.evaluators, format="npy")
             self.request()
         else:  # fresh evaluators have read the rows
@@ -289,20 +301,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", choices=("local", "yarn"), default="local")
     parser.add_argument("--memory-mb", type=int, default=512, help="per evaluator")
     args = parser.parse_args(argv)
-    if min(args.iterations, args.evaluators) < 1 or not args.learning_rate > 0:
-        parser.error("--iterations and --evaluators must be >= 1, --learning-rate > 0")
+    if min(args.iterations, args.evaluators, args.memory_mb) < 1 or not args.learning_rate > 0:
+        parser.error("--iterations, --evaluators and --memory-mb must be >= 1, --learning-rate > 0")
+    try:
+        ml_kernels.check_file(args.input)
+    except ValueError as e:
+        parser.error(str(e))
     if args.output:
         os.makedirs(args.output, exist_ok=True)
     os.environ.update(ml_kernels.SINGLE_THREADED)  # for the evaluators this process starts
-    outcome = run_mapreduce_to_ml(
-        args.input,
-        args.evaluators,
-        handoff=args.handoff,
-        output=args.output,
-        iterations=args.iterations,
-        learning_rate=args.learning_rate,
-        runtime=args.runtime,
-        memory_mb=args.memory_mb,
+    outcome = ml_kernels.exit_on_failure(
+        parser,
+        lambda: run_mapreduce_to_ml(
+            args.input,
+            args.evaluators,
+            handoff=args.handoff,
+            output=args.output,
+            iterations=args.iterations,
+            learning_rate=args.learning_rate,
+            runtime=args.runtime,
+            memory_mb=args.memory_mb,
+        ),
     )
     print(
         f"ETL {outcome['etl_seconds']:.3f} s ({outcome['users']} users), handoff "

@@ -50,23 +50,83 @@ def input_format(path: str) -> str:
 CSV_CHUNK_BYTES = 4 << 20
 
 
-def parse_csv(text: str | bytes | Iterable[str]) -> np.ndarray:
+def parse_csv(
+    text: str | bytes | Iterable[str], where: str = "the input", first_line: int = 1
+) -> np.ndarray:
     """Comma-separated numbers, one row per line, as a 2-D float64 array. Text is parsed a few
     MB at a time: numpy's parser holds the GIL, and an evaluator's other threads (its heartbeat)
-    must get their turn in between."""
+    must get their turn in between. A line that is not a row of numbers as wide as the first
+    raises ``ValueError`` naming ``where`` and its line (``first_line`` is the first's number)."""
     if isinstance(text, str):
         text = text.encode()
-    if not isinstance(text, bytes):
-        return np.loadtxt(text, delimiter=",", dtype=np.float64, ndmin=2)
-    parts, start = [], 0
+    elif not isinstance(text, bytes):
+        text = "".join(text).encode()
+    parts: list[np.ndarray] = []
+    start, line = 0, first_line
     while start < len(text):
         end = text.find(b"\n", start + CSV_CHUNK_BYTES)
         end = len(text) if end < 0 else end + 1
-        chunk = io.StringIO(text[start:end].decode())
-        parts.append(np.loadtxt(chunk, delimiter=",", dtype=np.float64, ndmin=2))
+        chunk = text[start:end]
+        try:
+            rows = np.loadtxt(io.BytesIO(chunk), delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError:
+            raise ValueError(_csv_problem(chunk, where, line, None)) from None
+        if rows.size and parts and rows.shape[1] != parts[0].shape[1]:
+            raise ValueError(_csv_problem(chunk, where, line, parts[0].shape[1]))
+        if rows.size:
+            parts.append(rows)
+        line += chunk.count(b"\n")
         start = end
-    parts = [p for p in parts if p.size]
     return np.vstack(parts) if parts else np.empty((0, 0))
+
+
+def _csv_problem(chunk: bytes, where: str, first_line: int, width: int | None) -> str:
+    """What is wrong with the first bad line of ``chunk`` (which numpy refused)."""
+    for i, raw in enumerate(chunk.split(b"\n")):
+        if not raw.strip():
+            continue
+        shown = raw[:80].decode("utf-8", "replace").rstrip("\r")
+        fields = raw.split(b",")
+        if width is None:
+            width = len(fields)
+        try:
+            [float(f) for f in fields]
+        except ValueError:
+            header = " (a header line? the input must have none)" if first_line + i == 1 else ""
+            return f"{where}, line {first_line + i}: not a row of numbers: {shown!r}{header}"
+        if len(fields) != width:
+            return f"{where}, line {first_line + i}: {len(fields)} numbers where rows have {width}"
+    return f"{where}: not comma-separated rows of numbers"
+
+
+def check_rows(path: str, *, min_rows: int, min_columns: int = 1) -> None:
+    """``ValueError`` saying what is wrong unless ``path`` is a points or labelled-rows file
+    (``input_format``) of at least ``min_rows`` rows of ``min_columns`` numbers; checked on the
+    client before a job starts (a ``.csv`` file by its first ``min_rows`` rows only: its other
+    rows are checked where they are parsed)."""
+    input_format(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if input_format(path) == "npy":
+        try:
+            rows = np.load(path, mmap_mode="r")
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{path}: not a .npy file ({e})") from None
+        if rows.ndim != 2:
+            raise ValueError(
+                f"{path}: holds a {rows.ndim}-D array of shape {rows.shape}; give "
+                "a 2-D one, a row per point"
+            )
+        if not (np.issubdtype(rows.dtype, np.integer) or np.issubdtype(rows.dtype, np.floating)):
+            raise ValueError(f"{path}: holds {rows.dtype} values; give real numbers")
+        count, width = rows.shape
+    else:
+        first = read_first_rows(path, min_rows)
+        count, width = first.shape
+    if count < min_rows:
+        raise ValueError(f"{path}: need at least {min_rows} rows, found {count}")
+    if width < min_columns:
+        raise ValueError(f"{path}: need at least {min_columns} numbers a row, found {width}")
 
 
 def row_range(rows: int, index: int, partitions: int) -> tuple[int, int]:
@@ -79,7 +139,7 @@ def read_rows(path: str) -> np.ndarray:
     if input_format(path) == "npy":
         return np.asarray(np.load(path), dtype=np.float64)
     with open(path, "rb") as f:
-        return parse_csv(f.read())
+        return parse_csv(f.read(), path)
 
 
 def read_partition(path: str, index: int, partitions: int) -> np.ndarray:
@@ -91,7 +151,14 @@ def read_partition(path: str, index: int, partitions: int) -> np.ndarray:
         rows = np.load(path, mmap_mode="r")
         start, stop = row_range(rows.shape[0], index, partitions)
         return np.array(rows[start:stop], dtype=np.float64)
-    return parse_csv(read_line_range(path, index, partitions))
+    data = read_line_range(path, index, partitions)
+    try:
+        return parse_csv(data, path)
+    except ValueError:  # name the line by its number in the file: count the lines before
+        start = row_range(os.path.getsize(path), index, partitions)[0]
+        with open(path, "rb") as f:  # the range begins after the first newline from start - 1
+            first = f.read(start - 1).count(b"\n") + 2 if start > 0 else 1
+        return parse_csv(data, path, first_line=first)
 
 
 def read_line_range(path: str, index: int, partitions: int) -> bytes:
@@ -119,16 +186,18 @@ def read_first_rows(path: str, count: int) -> np.ndarray:
         if rows.ndim != 2 or rows.shape[0] < count:
             raise ValueError(f"{path}: need a 2-D array of at least {count} rows")
         return np.array(rows[:count], dtype=np.float64)
-    lines: list[str] = []
-    with open(path) as f:
+    lines: list[bytes] = []
+    found = 0
+    with open(path, "rb") as f:
         for line in f:
-            if line.strip():
-                lines.append(line)
-            if len(lines) == count:
+            lines.append(line)
+            found += bool(line.strip())
+            if found == count:
                 break
-    if len(lines) < count:
-        raise ValueError(f"{path}: need at least {count} rows, found {len(lines)}")
-    return parse_csv(lines)
+    rows = parse_csv(b"".join(lines), path)
+    if rows.shape[0] < count:
+        raise ValueError(f"{path}: need at least {count} rows, found {rows.shape[0]}")
+    return rows
 
 
 def count_rows(path: str) -> int:
@@ -136,6 +205,26 @@ def count_rows(path: str) -> int:
         return int(np.load(path, mmap_mode="r").shape[0])
     with open(path, "rb") as f:
         return sum(1 for line in f if line.strip())
+
+
+def check_file(path: str) -> None:
+    """``ValueError`` unless ``path`` is a file with something in it (checked on the client
+    before a job starts)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory; give a file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: the file is empty")
+
+
+def exit_on_failure(parser: Any, run: Any) -> Any:
+    """``run()``'s outcome; a job that failed ends the command with its error (exit status 1),
+    as ``parser.error`` ends it for bad arguments, without a traceback."""
+    try:
+        return run()
+    except RuntimeError as e:
+        parser.exit(1, f"{parser.prog}: error: {e}\n")
 
 
 def with_ones(rows: np.ndarray, *, replace_last: bool = False) -> np.ndarray:
@@ -219,11 +308,20 @@ def kmeans_reference(points: np.ndarray, k: int, iterations: int) -> np.ndarray:
 # -- logistic regression ---------------------------------------------------------------------------
 
 
-def split_labelled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_labelled(rows: np.ndarray, where: str = "the input") -> tuple[np.ndarray, np.ndarray]:
     """``(features with a bias column of ones, labels)`` from rows whose last column is the
-    0/1 label."""
+    0/1 label; ``ValueError`` (naming ``where``) for another label."""
     rows = np.asarray(rows, dtype=np.float64)
-    return with_ones(rows, replace_last=True), np.ascontiguousarray(rows[:, -1])
+    if rows.ndim != 2 or (rows.size and rows.shape[1] < 2):
+        raise ValueError(f"{where}: need rows of features and a label, got shape {rows.shape}")
+    labels = np.ascontiguousarray(rows[:, -1])
+    bad = np.flatnonzero((labels != 0.0) & (labels != 1.0))
+    if bad.size:
+        raise ValueError(
+            f"{where}: the last column is the label, 0 or 1, but row {bad[0]} has "
+            f"{float(labels[bad[0]])!r} ({bad.size} rows have another value)"
+        )
+    return with_ones(rows, replace_last=True), labels
 
 
 def logistic_partial(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -272,18 +370,28 @@ def logistic_reference(
 DAMPING = 0.85
 
 
-def parse_edges(text: str | bytes | Iterable[str]) -> np.ndarray:
-    """Lines ``src dst`` as an ``(edges, 2)`` int64 array (``#`` starts a comment line)."""
+def parse_edges(text: str | bytes | Sequence[str], where: str = "the input") -> np.ndarray:
+    """Lines ``src dst`` as an ``(edges, 2)`` int64 array (``#`` starts a comment line); a line
+    that is not two non-negative integers raises ``ValueError`` naming ``where`` and the line."""
     if isinstance(text, bytes):
-        text = text.decode()
-    if isinstance(text, str):
-        text = io.StringIO(text)
-    edges = np.loadtxt(text, dtype=np.int64, comments="#", ndmin=2)
-    if edges.size == 0:
+        text = text.decode("utf-8", "replace")
+    lines = text.splitlines() if isinstance(text, str) else list(text)
+    try:
+        edges = np.loadtxt(lines, dtype=np.int64, comments="#", ndmin=2)
+    except ValueError:
+        edges = None
+    if edges is not None and edges.size == 0:
         return np.empty((0, 2), dtype=np.int64)
-    if edges.shape[1] != 2 or (edges < 0).any():
-        raise ValueError("edge lines must be 'src dst' with non-negative integer vertex ids")
-    return edges
+    if edges is not None and edges.shape[1] == 2 and not (edges < 0).any():
+        return edges
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if fields and (len(fields) != 2 or not all(f.isdigit() for f in fields)):
+            raise ValueError(
+                f"{where}: {line[:80]!r} is not an edge: lines are 'src dst', two non-negative "
+                "integer vertex ids"
+            )
+    raise ValueError(f"{where}: edge lines must be 'src dst', two non-negative integer ids")
 
 
 def pagerank_step(edges: np.ndarray, ranks: np.ndarray, out_degree: np.ndarray) -> np.ndarray:
@@ -331,10 +439,16 @@ their total amount per event type except ``purchase``; the label is whether they
 def parse_record(line: str) -> tuple[int, np.ndarray]:
     """The map step: a record ``user,event,amount`` as ``(user, vector)``, the vector holding
     ``amount`` at the event's place (``len(EVENTS)`` values)."""
-    user, event, amount = line.split(",")
-    vector = np.zeros(len(EVENTS))
-    vector[EVENTS.index(event)] = float(amount)
-    return int(user), vector
+    try:
+        user, event, amount = line.split(",")
+        vector = np.zeros(len(EVENTS))
+        vector[EVENTS.index(event)] = float(amount)
+        return int(user), vector
+    except ValueError:
+        raise ValueError(
+            f"{line[:80]!r} is not a record 'user,event,amount' (an integer user, an event of "
+            f"{', '.join(EVENTS)}, a number)"
+        ) from None
 
 
 def user_rows(users: np.ndarray, totals: np.ndarray) -> np.ndarray:

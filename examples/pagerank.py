@@ -88,11 +88,14 @@ class LoadEdges(reef.Activity):
 
     def run(self, memento: bytes | None) -> bytes:
         started = time.perf_counter()
-        edges = ml_kernels.parse_edges(self.data.load())
+        where = f"{self.data.partition.segments[0].url}" if self.data.partition.segments else ""
+        edges = ml_kernels.parse_edges(self.data.load(), where or "the input")
         self.cache.put(EDGES, edges)
         self.cache.remove(self.data.key)  # the lines: the parsed edges replace them
         local = np.array([int(edges.max()) + 1 if edges.size else 0], dtype=np.int64)
         n = int(self.comm.all_reduce(local, op=MAX)[0])
+        if n == 0:  # every member saw it: all fail alike
+            raise ValueError("the input holds no edge (lines 'src dst'): nothing to rank")
         local_degree = np.bincount(edges[:, 0], minlength=n).astype(np.float64)
         self.state.out_degree = self.comm.all_reduce(local_degree, op=SUM)
         self.state.ranks = np.full(n, 1.0 / n)
@@ -260,16 +263,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", choices=("local", "yarn"), default="local")
     parser.add_argument("--memory-mb", type=int, default=512, help="per evaluator")
     args = parser.parse_args(argv)
-    if min(args.iterations, args.evaluators, args.top) < 1:
-        parser.error("--iterations, --evaluators and --top must be >= 1")
+    if min(args.iterations, args.evaluators, args.top, args.memory_mb) < 1:
+        parser.error("--iterations, --evaluators, --top and --memory-mb must be >= 1")
+    try:
+        ml_kernels.check_file(args.input)
+    except ValueError as e:
+        parser.error(str(e))
     os.environ.update(ml_kernels.SINGLE_THREADED)  # for the evaluators this process starts
-    outcome = run_pagerank(
-        args.input,
-        args.iterations,
-        args.evaluators,
-        top=args.top,
-        runtime=args.runtime,
-        memory_mb=args.memory_mb,
+    outcome = ml_kernels.exit_on_failure(
+        parser,
+        lambda: run_pagerank(
+            args.input,
+            args.iterations,
+            args.evaluators,
+            top=args.top,
+            runtime=args.runtime,
+            memory_mb=args.memory_mb,
+        ),
     )
     print(
         f"PageRank: {outcome['vertices']} vertices, {outcome['iterations']} iterations, median "

@@ -52,11 +52,15 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
-def cli(script: str, *args: str) -> dict[str, Any]:
-    """Runs an example's command line; its last line of output, parsed."""
-    done = subprocess.run(
+def run_cli(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=50
     )
+
+
+def cli(script: str, *args: str) -> dict[str, Any]:
+    """Runs an example's command line; its last line of output, parsed."""
+    done = run_cli(script, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     outcome: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return outcome
@@ -113,6 +117,69 @@ def test_the_kernels_agree_with_the_plain_references() -> None:
         ranks = ml.pagerank_update(ranks, carried, degree)
     assert np.allclose(ranks, ml.pagerank_reference(edges, 4))
     assert np.isclose(ranks.sum(), 1.0)
+
+
+def test_malformed_inputs_are_named_with_their_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"1,2\n3,4\n5,6\n7,8,9\n10,11\n")
+    with pytest.raises(ValueError, match=r"bad\.csv, line 4: 3 numbers where rows have 2"):
+        ml.read_rows(str(bad))
+    with pytest.raises(ValueError, match=r"bad\.csv, line 4: 3 numbers where rows have 2"):
+        ml.read_partition(str(bad), 1, 3)  # the line's number in the file, not the range
+    bad.write_bytes(b"x,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"line 1: not a row of numbers: 'x,y' \(a header"):
+        ml.read_first_rows(str(bad), 1)
+    bad.write_bytes(b"1,2\n3,\xff\n")
+    with pytest.raises(ValueError, match=r"bad\.csv, line 2: not a row of numbers"):
+        ml.read_rows(str(bad))
+    with pytest.raises(ValueError, match=r"g\.txt: '1 2 3' is not an edge"):
+        ml.parse_edges(["0 1", "1 2 3"], "g.txt")
+    with pytest.raises(ValueError, match="'1 -2' is not an edge"):
+        ml.parse_edges("# c\n1 -2\n")
+    with pytest.raises(ValueError, match="'7,fly,1' is not a record"):
+        ml.parse_record("7,fly,1")
+    with pytest.raises(ValueError, match=r"row 1 has 2\.0"):
+        ml.split_labelled(np.array([[0.5, 1.0], [0.5, 2.0]]), "rows.npy")
+
+
+def test_command_lines_refuse_bad_input_before_the_job(tmp_path: Path) -> None:
+    np.save(tmp_path / "flat.npy", np.arange(10.0))
+    np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
+    np.save(tmp_path / "p.npy", np.zeros((3, 2)))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "h.csv").write_text("x,y\n1,2\n")
+    cases = [
+        ("kmeans.py", ["--input", str(tmp_path / "missing.npy")], "missing.npy: no such file"),
+        ("kmeans.py", ["--input", str(tmp_path / "flat.npy")], "1-D array"),
+        ("kmeans.py", ["--input", str(tmp_path / "text.npy"), "--k", "1"], "real numbers"),
+        ("kmeans.py", ["--input", str(tmp_path / "p.npy"), "--k", "4"], "at least 4 rows"),
+        ("kmeans.py", ["--input", str(tmp_path / "h.csv"), "--k", "1"], "a header line"),
+        ("kmeans.py", ["--input", str(tmp_path / "empty.txt")], "give a .npy or a .csv"),
+        ("kmeans.py", ["--input", str(tmp_path / "p.npy"), "--iterations", "0"], ">= 1"),
+        (
+            "logistic_regression.py",
+            ["--input", str(tmp_path / "p.npy"), "--evaluators", "0"],
+            ">= 1",
+        ),
+        ("pagerank.py", ["--input", str(tmp_path / "empty.txt")], "the file is empty"),
+        ("mapreduce_to_ml.py", ["--input", str(tmp_path)], "is a directory"),
+    ]
+    for script, args, message in cases:
+        done = run_cli(script, *args)
+        assert done.returncode == 2, (script, args, done.stderr)
+        assert "error: " in done.stderr and message in done.stderr, (script, args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(60)
+def test_a_malformed_line_fails_the_job_with_a_clear_error(tmp_path: Path) -> None:
+    edges = tmp_path / "g.txt"
+    edges.write_text("0 1\n1 2\n" * 50 + "2 x\n" + "2 0\n" * 50)
+    done = run_cli("pagerank.py", "--input", str(edges), "--iterations", "2")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "pagerank.py: error: the PageRank job ended FAILED" in done.stderr
+    assert "g.txt: '2 x' is not an edge" in done.stderr
 
 
 # -- k-means --------------------------------------------------------------------------------------
@@ -201,6 +268,8 @@ def test_mapreduce_to_ml_gives_one_model_whichever_the_handoff(
     mapreduce = importlib.import_module("mapreduce_to_ml")
     output = tmp_path / "features"
     output.mkdir()
+    stale = np.ones((50, rows.shape[1]))  # an earlier run's, with 4 reducers: not this one's
+    np.save(output / "part-00003.npy", stale)
     disk = mapreduce.run_mapreduce_to_ml(
         data["r.txt"], 3, handoff="disk", output=str(output), iterations=6, timeout=50
     )

@@ -2,13 +2,16 @@
 combiner and the inner node of an aggregation tree.
 
 Values of one key are folded with ``combine(a, b)`` (it must be associative; the fold keeps
-arrival order, so it need not be commutative). Two ways out:
+arrival order, so it need not be commutative). ``combine`` may update its first argument in
+place and return it: a value given to ``add`` belongs to the Combiner from then on (do not add
+one object under two keys, or keep using it). Two ways out:
 
 - **Ship** (``ship`` given): the combined values are handed to ``ship(pairs)`` (a list of
   ``(key, value)`` in key order) and forgotten: every ``ship_every`` seconds (checked on each
   ``add`` and ``poll``, against ``clock``, so no thread of its own), whenever ``ship_keys``
   distinct keys are held, whenever the memory budget is exceeded, and at ``flush()`` and
-  ``close()``.
+  ``close()``. If ``ship`` raises, its pairs stay held (the error propagates): the next
+  shipment, ``flush()`` or ``close()`` offers them again.
 - **Collect** (no ``ship``): above the memory budget the table is sorted by key and written to
   local disk as a run; ``items()`` merges the runs and the table (k-way, ``heapq.merge``) and
   combines again, so the result is the same as with unlimited memory. Runs are compacted into
@@ -177,8 +180,22 @@ class Combiner(Generic[K, V]):
             return
         pairs = self._sorted_table()
         self._clear_table()
+        try:
+            self._ship(pairs)
+        except BaseException:
+            self._take_back(pairs)  # nothing is lost: the next flush or close ships them again
+            raise
         self.shipments += 1
-        self._ship(pairs)
+
+    def _take_back(self, pairs: list[tuple[K, V]]) -> None:
+        """Put pairs that failed to ship back in front of whatever was added since (by ``ship``
+        itself), as if they had never left."""
+        since = self._table
+        self._clear_table()
+        for key, value in pairs:
+            self._add(key, value)
+        for key, value in since.items():
+            self._add(key, value)
 
     # -- collecting -------------------------------------------------------------------------------
 
@@ -187,10 +204,15 @@ class Combiner(Generic[K, V]):
         memory merged. Do not add while iterating."""
         with self._lock:
             self._check_open()
+            if not self._runs:
+                return iter(self._sorted_table())  # each key once: nothing to combine
+            if self._table:
+                # The table joins the runs on disk, so the merge combines only values read back
+                # from disk: a combine that updates an argument in place never changes a value
+                # this Combiner still holds, and items() gives the same again.
+                self._spill()
             runs = list(self._runs)
-            table = self._sorted_table()
-        streams: list[Iterable[tuple[Any, Any]]] = [_runs.read_run(p) for p in runs]
-        return _runs.merge([*streams, table], self._combine)
+        return _runs.merge([_runs.read_run(p) for p in runs], self._combine)
 
     def _spill(self) -> None:
         pairs = self._sorted_table()

@@ -1,8 +1,10 @@
 """``.npy`` partitions: the header (read without the data) and row ranges read into one array.
 
 A C-ordered file's rows are contiguous after the header, so a row range is one positional read
-straight into the result's memory (``readinto``: no intermediate copy). A Fortran-ordered file
-is loaded whole and the rows copied out. Object arrays are refused (they need pickle).
+straight into the result's memory (``readinto``: no intermediate copy). In a Fortran-ordered
+file each element of a row (each column, for 2-D) is a contiguous run over all the rows, so a
+row range is one read per element of a row, of just those rows: neither kind of file is ever
+read whole. Object arrays are refused (they need pickle).
 """
 
 from __future__ import annotations
@@ -67,17 +69,32 @@ def read_header(f: IO[bytes], url: str, size: int) -> NpyHeader:
 
 
 def read_rows(f: IO[bytes], url: str, header: NpyHeader, start: int, out: np.ndarray) -> None:
-    """Rows ``start`` to ``start + len(out)`` of the file open as ``f``, into ``out``."""
-    if header.fortran:
-        f.seek(0)
-        whole = np.load(f, allow_pickle=False)
-        out[...] = whole[start : start + len(out)]
+    """Rows ``start`` to ``start + len(out)`` of the file open as ``f``, into ``out`` (C-ordered,
+    of the file's dtype); ``header`` is the file's own."""
+    n = len(out)
+    if n == 0:
         return
-    f.seek(header.offset + start * header.row_bytes)
-    view = out.reshape(-1).view(np.uint8).data
+    if not header.fortran:
+        f.seek(header.offset + start * header.row_bytes)
+        _read_into(f, url, out.reshape(-1).view(np.uint8))
+        return
+    # Element j of a row (Fortran order over the row's shape) of every row is one contiguous
+    # run: rows [start, start + n) of it begin at offset + (j * rows + start) * itemsize.
+    itemsize = header.dtype.itemsize
+    per_row = int(np.prod(header.tail, dtype=np.int64))
+    runs = np.empty((per_row, n), dtype=out.dtype)
+    for j in range(per_row):
+        f.seek(header.offset + (j * header.rows + start) * itemsize)
+        _read_into(f, url, runs[j].view(np.uint8))
+    # runs.T is (n, per_row), a row's elements in Fortran order: reshaped the same way.
+    out[...] = runs.T.reshape(out.shape, order="F")
+
+
+def _read_into(f: IO[bytes], url: str, view: np.ndarray) -> None:
+    buffer = view.data
     got = 0
     while got < view.nbytes:
-        n = f.readinto(view[got:])  # type: ignore[attr-defined]
+        n = f.readinto(buffer[got:])  # type: ignore[attr-defined]
         if not n:
             raise DataError(f"{url} ended early: read {got} of {view.nbytes} bytes of rows")
         got += n

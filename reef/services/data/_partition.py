@@ -136,7 +136,8 @@ class DataSet:
         ``.npy`` files (``format="npy"``; the files must agree on dtype and row shape), byte
         ranges whole-line aligned of text (``"csv"``: rows of float64 separated by
         ``delimiter``; ``"lines"``: str lines). ``skip_header`` lines are skipped at the start
-        of each text file."""
+        of each text file. ``DataError`` if a file is missing or unreadable, if every file is
+        empty, or (csv) if no file has a row after its header."""
         if format not in FORMATS:
             raise DataError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
         if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
@@ -145,7 +146,11 @@ class DataSet:
             raise DataError(f"skip_header={skip_header!r} must be a whole number >= 0")
         if not isinstance(delimiter, str) or not delimiter or "\n" in delimiter:
             raise DataError(f"delimiter={delimiter!r} must be a non-empty str without newlines")
-        files = [f for f in _files.list_files(paths_or_urls) if f.size > 0]
+        listed = _files.list_files(paths_or_urls)
+        files = [f for f in listed if f.size > 0]
+        if not files:
+            named = ", ".join(f.url for f in listed[:3]) + (", ..." if len(listed) > 3 else "")
+            raise DataError(f"no data to split: every file is empty ({named})")
         if format == "npy":
             return _split_npy(files, partitions)
         return _split_text(files, partitions, format, delimiter, skip_header)
@@ -211,6 +216,12 @@ def _split_text(
             starts.append(start)
             if format == "csv" and not columns:
                 columns = _text.columns_of(_text.first_line(read, info.size, start), delimiter)
+    if format == "csv" and not columns:
+        named = ", ".join(f.url for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        raise DataError(
+            f"no csv row in {named}: every line is blank"
+            + (f" or one of the {skip_header} header lines skipped" if skip_header else "")
+        )
     cuts = _split.cut([(s, f.size) for s, f in zip(starts, files, strict=True)], partitions)
     out = []
     for k, part in enumerate(cuts):

@@ -38,14 +38,32 @@ def _read_npy(partition: Partition) -> np.ndarray:
     at = 0
     for segment in partition.segments:
         n = segment.end - segment.start
-        header = _npy.NpyHeader(
-            segment.end, partition.row_shape, partition.dtype, segment.fortran, segment.data_start
-        )
         fs, path = _files.open_fs(segment.url)
         with fs.open(path, "rb") as f:
+            header = _npy.read_header(f, segment.url, int(fs.size(path)))
+            _check_unchanged(partition, segment, header, dtype)
             _npy.read_rows(f, segment.url, header, segment.start, out[at : at + n])
         at += n
     return out
+
+
+def _check_unchanged(
+    partition: Partition, segment: Segment, header: _npy.NpyHeader, dtype: np.dtype[Any]
+) -> None:
+    """``DataError`` if the file is no longer the one ``DataSet.split`` read (rewritten since):
+    its rows would not be the partition's."""
+    if (
+        header.dtype != dtype
+        or header.tail != tuple(partition.row_shape)
+        or header.offset != segment.data_start
+        or header.fortran != segment.fortran
+        or header.rows < segment.end
+    ):
+        raise DataError(
+            f"{segment.url} changed after DataSet.split: it now holds {header.rows} rows of "
+            f"{header.tail} {header.dtype}, the split saw rows of {tuple(partition.row_shape)} "
+            f"{dtype} (at least {segment.end}); split the data set again"
+        )
 
 
 def _segment_text(segment: Segment) -> tuple[int, bytes]:
@@ -87,7 +105,15 @@ def _read_csv(partition: Partition) -> np.ndarray:
 
 
 def _lines_before(segment: Segment, offset: int) -> int:
-    """How many lines of the file precede ``offset`` (for error messages only)."""
+    """How many lines of the file precede ``offset`` (for error messages only; read in pieces,
+    not the whole prefix at once)."""
     fs, path = _files.open_fs(segment.url)
+    count = 0
     with fs.open(path, "rb") as f:
-        return int(f.read(offset).count(b"\n"))
+        while offset > 0:
+            piece = f.read(min(offset, 1 << 20))
+            if not piece:
+                break
+            count += piece.count(b"\n")
+            offset -= len(piece)
+    return count

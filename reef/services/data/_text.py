@@ -82,8 +82,16 @@ def header_end(read: Read, size: int, lines: int) -> int:
 
 
 def first_line(read: Read, size: int, offset: int) -> bytes:
-    """The line starting at ``offset`` (without its newline), or ``b""`` at the end."""
-    return _through_newline(read, offset, size).rstrip(b"\r\n")
+    """The first line at or after ``offset`` that is not blank (without its newline), or
+    ``b""`` if there is none: blank lines are no rows, so they say nothing of the width."""
+    while offset < size:
+        line = _through_newline(read, offset, size)
+        if not line:
+            break
+        if line.strip():
+            return line.rstrip(b"\r\n")
+        offset += len(line)
+    return b""
 
 
 def columns_of(line: bytes, delimiter: str) -> int:
@@ -102,29 +110,71 @@ def parse_lines(data: bytes, where: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+CSV_CHUNK_BYTES = 4 << 20
+"""How much csv ``np.loadtxt`` parses in one call. It holds the GIL throughout, and the
+evaluator's heartbeat thread must run in between: a whole partition in one call (about 550 k
+rows/s) would outlast ``EvaluatorTimeout`` and the driver would take the evaluator for hung."""
+
+
 def parse_csv(
     data: bytes, delimiter: str, columns: int, where: str, line_of: Callable[[int], int]
 ) -> np.ndarray:
     """Rows of float64 numbers, ``columns`` to a row, from ``data``; blank lines are skipped.
     A malformed row raises ``DataError`` naming ``where`` and the file's line number
-    (``line_of(i)`` for the row's index ``i`` in ``data``'s lines)."""
+    (``line_of(i)`` for the row's index ``i`` in ``data``'s lines). Parsed
+    ``CSV_CHUNK_BYTES`` (whole lines) at a time."""
+    parts: list[np.ndarray] = []
+    start, lines_before = 0, 0
+    while start < len(data):
+        end = data.find(b"\n", start + CSV_CHUNK_BYTES - 1)
+        end = len(data) if end < 0 else end + 1
+        chunk = data[start:end]
+
+        def chunk_line_of(i: int, before: int = lines_before) -> int:
+            return line_of(before + i)
+
+        parts.append(_parse_chunk(chunk, delimiter, columns, where, chunk_line_of))
+        lines_before += chunk.count(b"\n")
+        start = end
+    parts = [p for p in parts if p.shape[0]]
+    if not parts:
+        return np.empty((0, columns), dtype=np.float64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _parse_chunk(
+    data: bytes, delimiter: str, columns: int, where: str, line_of: Callable[[int], int]
+) -> np.ndarray:
     if not data.strip():
         return np.empty((0, columns), dtype=np.float64)
+    rows = _loadtxt(data, delimiter)
+    if rows is not None and rows.shape[1] == columns:
+        return rows
+    error = _row_error(data, delimiter, columns, where, line_of)
+    if error is None:  # numpy's reader skips empty lines but not lines of only spaces: drop them
+        kept = b"\n".join(line for line in data.split(b"\n") if line.strip())
+        rows = _loadtxt(kept, delimiter)
+        if rows is not None and rows.shape[1] == columns:
+            return rows
+        error = DataError(f"{where}: cannot parse as csv of {columns} numeric columns")
+    raise error
+
+
+def _loadtxt(data: bytes, delimiter: str) -> np.ndarray | None:
     try:
-        rows = np.loadtxt(
+        rows: np.ndarray = np.loadtxt(
             io.BytesIO(data), delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None
         )
     except ValueError:
-        rows = None
-    if rows is not None and rows.shape[1] == columns:
-        return rows
-    raise _row_error(data, delimiter, columns, where, line_of)
+        return None
+    return rows
 
 
 def _row_error(
     data: bytes, delimiter: str, columns: int, where: str, line_of: Callable[[int], int]
-) -> DataError:
-    """The first malformed row of ``data``, found by the slow path (only on error)."""
+) -> DataError | None:
+    """The first malformed row of ``data``, found by the slow path (only on error); ``None``
+    if every row is well formed."""
     separator = delimiter.encode()
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
@@ -140,8 +190,9 @@ def _row_error(
             try:
                 float(field)
             except ValueError:
+                hint = " (a header line? declare it with skip_header=1)" if line_of(i) == 1 else ""
                 return DataError(
                     f"{where}, line {line_of(i)}: {field.decode('utf-8', 'replace')!r} is not a "
-                    f"number: {shown!r}"
+                    f"number: {shown!r}{hint}"
                 )
-    return DataError(f"{where}: cannot parse as csv of {columns} numeric columns")
+    return None

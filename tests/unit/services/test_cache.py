@@ -239,3 +239,48 @@ def test_any_sequence_of_operations_matches_a_dict(
             assert len(spill_files(cache)) <= len(model)
         cache.close()
         assert os.listdir(directory) == []
+
+
+def test_callers_waiting_on_a_loader_that_fails_retry_and_get_the_next_load(
+    tmp_path: Path,
+) -> None:
+    cache = Cache.in_directory(str(tmp_path), budget=10_000)
+    entered, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def failing() -> str:
+        calls.append("failing")
+        entered.set()
+        assert release.wait(10)
+        raise RuntimeError("the first load fails")
+
+    def working() -> str:
+        calls.append("working")
+        return "loaded"
+
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            cache.get_or_load("k", failing)
+        except RuntimeError as e:
+            errors.append(e)
+
+    results: list[str] = []
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert entered.wait(10)
+    threads += [
+        threading.Thread(target=lambda: results.append(cache.get_or_load("k", working)))
+        for _ in range(3)
+    ]
+    for t in threads[1:]:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive()
+    assert [str(e) for e in errors] == ["the first load fails"]
+    assert results == ["loaded"] * 3 and calls == ["failing", "working"]
+    assert cache.get("k") == "loaded"
+    cache.close()

@@ -192,3 +192,57 @@ def test_partition_of_is_the_same_in_another_process() -> None:
         timeout=60,
     ).stdout.split()
     assert [int(x) for x in out] == [partition_of("apple", 1000), partition_of(42, 1000)]
+
+
+def test_a_combine_that_updates_an_argument_in_place_gives_the_same_items_again(
+    tmp_path: Path,
+) -> None:
+    def into_second(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.add(a, b, out=b)
+
+    def into_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.add(a, b, out=a)
+
+    for combine in (into_second, into_first):
+        with Combiner(combine, spill_directory=str(tmp_path)) as combiner:
+            combiner.add("k", np.ones(2))
+            combiner.add_all([("k", np.ones(2)), ("j", np.ones(2))])
+            combiner._spill()  # a run on disk, as above the budget
+            combiner.add_all([("k", np.ones(2)), ("j", np.ones(2))])
+            for _ in range(3):  # the held values are never handed to combine by items()
+                assert [(k, v.tolist()) for k, v in combiner.items()] == [
+                    ("j", [2.0, 2.0]),
+                    ("k", [3.0, 3.0]),
+                ]
+
+
+def test_pairs_whose_shipment_failed_are_shipped_again_not_lost() -> None:
+    shipped: list[list[tuple[str, int]]] = []
+    failures = [RuntimeError("the network is down")]
+
+    def ship(pairs: list[tuple[str, int]]) -> None:
+        if failures:
+            raise failures.pop()
+        shipped.append(pairs)
+
+    combiner: Combiner[str, int] = Combiner(operator.add, ship=ship)
+    combiner.add_all([("a", 1), ("b", 2)])
+    with pytest.raises(RuntimeError, match="network"):
+        combiner.flush()
+    assert combiner.shipments == 0 and len(combiner) == 2
+    combiner.add_all([("a", 10), ("c", 3)])  # combined with what failed to ship
+    combiner.close()
+    assert shipped == [[("a", 11), ("b", 2), ("c", 3)]] and combiner.shipments == 1
+
+
+def test_close_after_a_failed_shipment_raises_and_still_cleans_up(tmp_path: Path) -> None:
+    def ship(pairs: list[tuple[int, int]]) -> None:
+        raise RuntimeError("refused")
+
+    combiner: Combiner[int, int] = Combiner(operator.add, ship=ship)
+    combiner.add(1, 1)
+    with pytest.raises(RuntimeError, match="refused"):
+        combiner.close()
+    combiner.close()  # closed all the same: idempotent, nothing to ship again
+    with pytest.raises(DataError, match="closed"):
+        combiner.add(1, 1)

@@ -25,6 +25,7 @@ from reef.services.data import (
     Partition,
     PartitionData,
     PartitionDescription,
+    _text,
 )
 from reef.services.data._read import read_partition
 from reef.services.data._text import segment_bytes
@@ -66,6 +67,10 @@ def test_every_line_is_in_exactly_one_partition(
     with fsspec.open(url, "wb") as f:
         f.write(text.encode())
     try:
+        if not text:
+            with pytest.raises(DataError, match="every file is empty"):
+                DataSet.split(url, partitions, format="lines", skip_header=header)
+            return
         parts = DataSet.split(url, partitions, format="lines", skip_header=header)
         assert [p.index for p in parts] == list(range(partitions))
         assert {p.count for p in parts} == {partitions}
@@ -221,3 +226,90 @@ def test_partition_configuration_injects_partition_data(tmp_path: Path) -> None:
         256,
         2,
     )
+
+
+def test_empty_inputs_are_refused_when_split(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "blank.csv").write_bytes(b"\n \n\r\n")
+    (tmp_path / "header.csv").write_bytes(b"a,b\n")
+    (tmp_path / "none").mkdir()
+    (tmp_path / "zeros").mkdir()
+    (tmp_path / "zeros" / "part-0").write_bytes(b"")
+    for path, fmt in [("empty.csv", "csv"), ("empty.csv", "lines"), ("zeros", "npy")]:
+        with pytest.raises(DataError, match="every file is empty"):
+            DataSet.split(str(tmp_path / path), 2, format=fmt)
+    with pytest.raises(DataError, match="holds no data files"):
+        DataSet.split(str(tmp_path / "none"), 2, format="csv")
+    with pytest.raises(DataError, match=r"no csv row .*blank\.csv: every line is blank"):
+        DataSet.split(str(tmp_path / "blank.csv"), 2, format="csv")
+    with pytest.raises(DataError, match="or one of the 1 header lines"):
+        DataSet.split(str(tmp_path / "header.csv"), 2, format="csv", skip_header=1)
+
+
+def test_blank_lines_before_the_first_csv_row_do_not_decide_its_width(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(b"\n  \r\n1,2\n\n3,4\n")
+    for n in (1, 2, 5):
+        parts = DataSet.split(str(tmp_path / "a.csv"), n, format="csv")
+        assert parts[0].columns == 2
+        assert np.concatenate(load_all(parts)).tolist() == [[1, 2], [3, 4]]  # type: ignore[arg-type]
+
+
+def test_an_undeclared_csv_header_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text("x,y\n1,2\n")
+    parts = DataSet.split(str(tmp_path / "h.csv"), 1, format="csv")
+    with pytest.raises(DataError, match=r"h\.csv, line 1: 'x' is not a number.*skip_header=1"):
+        load_all(parts)
+
+
+def test_csv_is_parsed_in_pieces_with_the_right_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = np.arange(600.0).reshape(200, 3)
+    path = tmp_path / "a.csv"
+    np.savetxt(path, rows, delimiter=",", header="a,b,c", comments="", fmt="%d")
+    calls: list[int] = []
+    loadtxt = np.loadtxt
+
+    def recording(source: io.BytesIO, **kwargs: object) -> np.ndarray:
+        calls.append(len(source.getvalue()))
+        return loadtxt(source, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(_text, "CSV_CHUNK_BYTES", 100)
+    monkeypatch.setattr(_text.np, "loadtxt", recording)
+    parts = DataSet.split(str(path), 2, format="csv", skip_header=1)
+    assert np.array_equal(np.concatenate(load_all(parts)), rows)  # type: ignore[arg-type]
+    assert len(calls) > 10 and max(calls) < 100 + 20  # a piece and the rest of its last line
+    lines = path.read_text().splitlines()
+    lines[150] = "450,x,452"
+    path.write_text("\n".join(lines) + "\n")
+    parts = DataSet.split(str(path), 2, format="csv", skip_header=1)
+    with pytest.raises(DataError, match=r"a\.csv, line 151: 'x' is not a number"):
+        load_all(parts)
+
+
+def test_fortran_npy_partitions_read_only_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = np.asfortranarray(np.arange(4 * 3 * 2 * 9, dtype=">f4").reshape(9, 4, 3, 2))
+    np.save(tmp_path / "f.npy", a)
+    parts = DataSet.split(str(tmp_path / "f.npy"), 4, format="npy")
+    assert all(s.fortran for p in parts for s in p.segments)
+
+    def whole_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a partition loaded the whole file")
+
+    monkeypatch.setattr(np, "load", whole_file)
+    arrays = load_all(parts)
+    assert all(x.dtype == np.dtype(">f4") for x in arrays)  # type: ignore[attr-defined]
+    assert np.array_equal(np.concatenate(arrays), a)  # type: ignore[arg-type]
+
+
+def test_an_npy_file_rewritten_after_the_split_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((10, 3)))
+    parts = DataSet.split(str(tmp_path / "a.npy"), 2, format="npy")
+    np.save(tmp_path / "a.npy", np.zeros((10, 4)))  # same size in rows, other rows
+    with pytest.raises(DataError, match=r"a\.npy changed after DataSet\.split"):
+        load_all(parts)
+    np.save(tmp_path / "a.npy", np.zeros((4, 3)))  # fewer rows
+    with pytest.raises(DataError, match=r"changed after DataSet\.split"):
+        load_all(parts)
