@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    sizes = ("rows", "dims", "clusters", "vertices", "edges", "users", "records")
+    small = [f"--{name}" for name in sizes if getattr(args, name) < 1]
+    if small:
+        parser.error(f"{', '.join(small)} must be >= 1")
+    if args.kind in ("points", "labelled") and not args.output.endswith((".npy", ".csv")):
+        parser.error(f"{args.kind} are written as .npy or .csv; name the output so: {args.output}")
     if args.kind == "points":
         rows = ml_kernels.make_points(args.rows, args.dims, clusters=args.clusters, seed=args.seed)
         ml_kernels.write_rows(args.output, rows)

@@ -163,12 +163,17 @@ def test_command_lines_refuse_bad_input_before_the_job(tmp_path: Path) -> None:
         ),
         ("pagerank.py", ["--input", str(tmp_path / "empty.txt")], "the file is empty"),
         ("mapreduce_to_ml.py", ["--input", str(tmp_path)], "is a directory"),
+        ("make_points.py", ["points", str(tmp_path / "p.txt")], "as .npy or .csv"),
+        ("make_points.py", ["edges", str(tmp_path / "g.txt"), "--edges", "0"], "--edges must"),
     ]
     for script, args, message in cases:
         done = run_cli(script, *args)
         assert done.returncode == 2, (script, args, done.stderr)
         assert "error: " in done.stderr and message in done.stderr, (script, args, done.stderr)
         assert "Traceback" not in done.stderr
+    done = run_cli("make_points.py", "points", str(tmp_path / "small.csv"), "--rows", "7")
+    assert done.returncode == 0, done.stderr
+    assert np.loadtxt(tmp_path / "small.csv", delimiter=",").shape == (7, 16)
 
 
 @pytest.mark.processes
