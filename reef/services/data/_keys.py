@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import struct
 
 
 def partition_of(key: object, n: int) -> int:
-    """The reducer rank in ``range(n)`` for ``key``: a ``str``, ``bytes``, ``int``, ``float``,
-    ``bool``, ``None`` or a tuple of these. Stable across processes and runs."""
+    """The reducer rank in ``range(n)`` for ``key``: a ``str``, ``bytes``, ``int``, ``float``
+    (numpy's scalars too), ``bool``, ``None`` or a tuple of these. Stable across processes and
+    runs."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n={n!r} must be a whole number >= 1")
     digest = hashlib.blake2b(_encode(key), digest_size=8).digest()
@@ -29,6 +31,10 @@ def _encode(key: object) -> bytes:
     if isinstance(key, (bytes, bytearray, memoryview)):
         data = bytes(key)
         return b"b" + struct.pack(">Q", len(data)) + data
+    if isinstance(key, numbers.Integral) and not isinstance(key, int):
+        key = int(key)  # numpy's integers equal Python's: one key, one reducer
+    elif isinstance(key, numbers.Real) and not isinstance(key, float):
+        key = float(key)  # numpy's floats likewise
     if isinstance(key, float) and math.isfinite(key) and key == int(key):
         key = int(key)  # 2.0 == 2: one key, one reducer
     if isinstance(key, int):  # bool too: True == 1

@@ -170,6 +170,8 @@ def test_partition_of_is_stable_and_agrees_with_key_equality() -> None:
     assert partition_of(("a", 1), 1000) == 972
     assert {partition_of(k, 7) for k in ("apple", b"apple", None, 2.5)} <= set(range(7))
     assert partition_of(1, 16) == partition_of(1.0, 16) == partition_of(True, 16)
+    assert partition_of(np.int64(42), 1000) == partition_of(np.uint8(42), 1000) == 606
+    assert partition_of(np.float32(2.5), 97) == partition_of(2.5, 97)
     counts = np.bincount([partition_of(f"key-{i}", 8) for i in range(8000)], minlength=8)
     assert counts.min() > 800  # about 1000 each
     with pytest.raises(TypeError, match="stably"):
