@@ -31,10 +31,11 @@ def _encode(key: object) -> bytes:
     if isinstance(key, (bytes, bytearray, memoryview)):
         data = bytes(key)
         return b"b" + struct.pack(">Q", len(data)) + data
-    if isinstance(key, numbers.Integral) and not isinstance(key, int):
-        key = int(key)  # numpy's integers equal Python's: one key, one reducer
-    elif isinstance(key, numbers.Real) and not isinstance(key, float):
-        key = float(key)  # numpy's floats likewise
+    if not isinstance(key, (int, float)):
+        if isinstance(key, numbers.Integral):
+            key = int(key)  # numpy's integers equal Python's: one key, one reducer
+        elif isinstance(key, numbers.Real):
+            key = float(key)  # numpy's floats likewise
     if isinstance(key, float) and math.isfinite(key) and key == int(key):
         key = int(key)  # 2.0 == 2: one key, one reducer
     if isinstance(key, int):  # bool too: True == 1
