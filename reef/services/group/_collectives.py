@@ -340,7 +340,13 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
     The other members' combined segments are received straight into the result
     (``Session.expect``, registered before this member sends anything; a member sends its
     segment's header only once it has every other member's first message, so the
-    registration is always there first): no buffer of their own, no copy."""
+    registration is always there first): no buffer of their own, no copy. In a group of two,
+    the peer's part of this member's segment is combined as it arrives (``Sink.combine``):
+    its header asks the receiver to ``hold`` it, so when it comes before this member's call
+    its data waits (in the ring or the socket) for the call's registration instead of going
+    into a buffer of its own; and each combined chunk leaves as soon as it is ready (the
+    sender thread follows the incoming message's progress: ``OutLink.post_data(after=)``).
+    Large first calls fault their result's pages in; later ones reuse it from the pool."""
     me, size = call.rank, call.size
     arr = np.ascontiguousarray(own)
     flat = arr.reshape(-1)
@@ -353,9 +359,12 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
     whole = {"shape": list(arr.shape), "dtype": arr.dtype.str}
     scatter, gather = call.phase("reduce-scatter", 0), call.phase("all-gather", 0)
 
-    def header(step: Call, lo: int, hi: int) -> dict[str, Any]:
+    def header(step: Call, lo: int, hi: int, *, hold: bool = False) -> dict[str, Any]:
         meta = {"kind": "array", "dtype": arr.dtype.str, "shape": [hi - lo], "whole": whole}
-        return step.header(meta, [(hi - lo) * arr.itemsize])
+        h = step.header(meta, [(hi - lo) * arr.itemsize])
+        if hold:  # its data waits for the receiver's collective (and its ``Sink``)
+            h["hold"] = True
+        return h
 
     mlo, mhi = parts[me]
     for r in others:
@@ -371,7 +380,7 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
         links = {r: call.link(r) for r in others}
         for r in others:  # everything the others need from this member, at once
             lo, hi = parts[r]
-            links[r].post_header(header(scatter, lo, hi))
+            links[r].post_header(header(scatter, lo, hi, hold=size == 2))
             links[r].post_data(_codec.byte_view(flat[lo:hi]))
         incoming = {r: scatter.receive(r) for r in others}
         for r, message in incoming.items():
@@ -382,15 +391,14 @@ def _all_reduce_segments(call: Call, own: np.ndarray, op: ReduceOp) -> np.ndarra
             session.paths["all_reduce:segments-combined"] += 1
         size_of = arr.itemsize
         mine = out[mlo:mhi]
-        for start, stop in plan((mhi - mlo) * size_of, itemsize=size_of):
+        if combined:  # on arrival, by the link's reader; sent on as it is combined
+            ((r, message),) = incoming.items()
+            links[r].post_data(_codec.byte_view(mine), after=message)
+        for start, stop in [] if combined else plan((mhi - mlo) * size_of, itemsize=size_of):
             lo, hi = start // size_of, stop // size_of
             for r, message in incoming.items():
                 scatter.wait(message, stop, r)
             chunk = mine[lo:hi]
-            if combined:  # on arrival, by the link's reader
-                for r in others:
-                    links[r].post_data(_codec.byte_view(chunk))
-                continue
             terms = [
                 flat[mlo + lo : mlo + hi] if k == me else incoming[k].owners[0][lo:hi]
                 for k in range(size)

@@ -20,7 +20,12 @@ else is being sent on the link (``OutLink.post_message``: no hand-off to the sen
 a flag under the session's lock keeps the socket to one thread at a time), and the reader
 hands the message over only once it has all of it (one wake-up). An expected message
 (``Session.expect``, a ``Sink``) is received straight into the collective's result, and may
-be combined with the member's own data on the way in, straight from the ring slot. Every
+be combined with the member's own data on the way in, straight from the ring slot; a message
+whose header says ``hold`` and that nobody expects yet is delivered without a destination,
+and its reader waits until the collective takes it (and gives it its ``Sink``, if any) before
+reading its data. A waiter for a message's bytes is woken once they are in (``wait_for``),
+not at every chunk; freed ring slots are acked a few at a time. The link threads drop their
+references to a message's memory once it is through, so the ``BufferPool`` can reuse it. Every
 wait is on the session's lock and ends when the session fails (a link breaks, a member is
 lost, the collective is aborted).
 """
@@ -50,6 +55,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger("reef.services.group")
 
 SEND_PIECE = 16 << 20  # bytes handed to one sendall (the sender checks for shutdown between)
+ACK_BATCH = 4  # freed ring slots acked at once (at most half the ring; at a message's end, all)
+NO_WAITER = 1 << 62  # ``InMessage.wake_at`` when nobody waits for its bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,35 +78,63 @@ class InMessage:
         "combine",
         "direct",
         "header",
+        "held",
         "offsets",
         "owners",
         "received",
         "total",
         "views",
+        "wake_at",
     )
 
     def __init__(
-        self, header: dict[str, Any], pool: BufferPool | None = None, sink: Sink | None = None
+        self,
+        header: dict[str, Any],
+        pool: BufferPool | None = None,
+        sink: Sink | None = None,
+        *,
+        held: bool = False,
     ) -> None:
         self.header = header
         nbytes = [int(n) for n in header["sizes"]]
-        new_array = pool.take if pool is not None else np.empty
-        self.direct = sink is not None and _fits(header["meta"], nbytes, sink.into)
-        self.combine = sink.combine if sink is not None and self.direct else None
-        if sink is not None and self.direct:
-            self.owners, self.views = [sink.into], [_codec.byte_view(sink.into)]
-        else:
-            self.owners, self.views = _codec.allocate(header["meta"], nbytes, new_array)
         self.total = sum(nbytes)
         self.received = 0
+        self.wake_at = NO_WAITER  # the least byte count a waiter waits for (``wait_for``)
         self.offsets: list[int] = []
         at = 0
         for n in nbytes:
             self.offsets.append(at)
             at += n
+        self.direct = False
+        self.combine: tuple[np.ufunc, np.ndarray, bool] | None = None
+        self.owners: list[Any] = []
+        self.views: list[memoryview] = []
+        self.held = held
+        if not held:
+            self.bind(pool, sink)
+
+    def bind(self, pool: BufferPool | None, sink: Sink | None) -> None:
+        """Give the message its destination: ``sink`` if it fits, else buffers of its own.
+        A ``held`` message gets it only when the collective takes it from the inbox
+        (``Session.next_message``), and its reader waits for that."""
+        nbytes = [int(n) for n in self.header["sizes"]]
+        self.direct = sink is not None and _fits(self.header["meta"], nbytes, sink.into)
+        self.combine = sink.combine if sink is not None and self.direct else None
+        if sink is not None and self.direct:
+            self.owners, self.views = [sink.into], [_codec.byte_view(sink.into)]
+        else:
+            new_array = pool.take if pool is not None else np.empty
+            self.owners, self.views = _codec.allocate(self.header["meta"], nbytes, new_array)
+        self.held = False
 
     def value(self) -> Any:
         return _codec.decode(self.header["meta"], self.owners)
+
+    def wait_for(self, upto: int) -> None:
+        """Register a waiter for ``upto`` bytes (under the session's lock, then wait on its
+        condition): the reader wakes the waiters only once that many have arrived, not at
+        every chunk."""
+        self.wake_at = min(self.wake_at, upto)
 
 
 def _combine(message: InMessage, start: int, stop: int, raw: np.ndarray) -> None:
@@ -198,9 +233,13 @@ class OutLink:
         self._data_kind = "raw" if small or self.ring is None else "ring"
         self._post(("header", header))
 
-    def post_data(self, view: memoryview) -> None:
+    def post_data(self, view: memoryview, after: InMessage | None = None) -> None:
+        """Bytes of the message being posted. With ``after`` (a message being received), the
+        sender thread sends each chunk ``[start, stop)`` of ``view`` only once ``stop`` bytes
+        of ``after`` have arrived: data computed from ``after`` as it arrives (a combined
+        segment of an all-reduce) follows it with no hand-off per chunk."""
         if view.nbytes:
-            self._post((self._data_kind, view))
+            self._post((self._data_kind, view if after is None else (view, after)))
 
     def _post(self, item: tuple[str, Any]) -> None:
         with self.session.lock:
@@ -234,11 +273,15 @@ class OutLink:
                     _wire.send_json(self.sock, item)
                 elif kind == "frame":
                     self.sock.sendall(item)
+                elif isinstance(item, tuple):  # gated: see ``post_data``
+                    if not self._send_after(kind, *item):
+                        return
                 elif kind == "raw":
                     for start in range(0, item.nbytes, SEND_PIECE):
                         self.sock.sendall(item[start : start + SEND_PIECE])
                 else:
                     self._send_shm(item)
+                item = None  # (the pool reuses an array only once nothing else holds it)
                 with session.lock:
                     self._queue.popleft()
                     self.done += 1
@@ -252,6 +295,26 @@ class OutLink:
             closing = self._closing
         if not closing:
             self.session.lost(self.peer, f"sending to it failed: {error}")
+
+    def _send_after(self, kind: str, view: memoryview, after: InMessage) -> bool:
+        """``view`` chunk by chunk, each once ``after`` has received as many bytes; False
+        if the session fails or the link closes first."""
+        session = self.session
+        step = self.ring.slot_bytes if self.ring is not None else CHUNK_BYTES
+        for start in range(0, view.nbytes, step):
+            stop = min(start + step, view.nbytes)
+            if after.received < stop:
+                with session.cv:  # the reader's progress notifies it
+                    while after.received < stop:
+                        if self._closing or session.error is not None:
+                            return False
+                        after.wait_for(stop)
+                        session.cv.wait(5.0)
+            if kind == "raw":
+                self.sock.sendall(view[start:stop])
+            else:
+                self._send_shm(view[start:stop])
+        return True
 
     def _send_shm(self, view: memoryview) -> None:
         ring, free = self.ring, self._free
@@ -292,6 +355,7 @@ class InLink:
         self._closing = False
         self._acking = True
         self.small = 0  # messages received whole, raw, before they were handed over
+        self.held = 0  # messages whose data waited for the collective (``hold``)
         self._scratch: np.ndarray | None = None
         self._reader = _wire.Reader(sock)
         self._thread = threading.Thread(target=self._run, name=f"group-recv-{peer}", daemon=True)
@@ -302,7 +366,14 @@ class InLink:
         try:
             while True:
                 header = reader.read_json(at_start=True)
-                message = InMessage(header, session.pool, session.claim(self.peer, header))
+                sink = session.claim(self.peer, header)
+                held = (
+                    sink is None
+                    and bool(header.get("hold"))
+                    and not _wire.inline(sum(int(n) for n in header["sizes"]))
+                )
+                message = InMessage(header, session.pool, sink, held=held)
+                del sink
                 if _wire.inline(message.total):  # whole, then handed over: one wake-up
                     for view in message.views:
                         reader.read_into(view)
@@ -311,11 +382,17 @@ class InLink:
                     session.deliver(self.peer, message)
                     continue
                 session.deliver(self.peer, message)
+                if held and not self._wait_bound(message):
+                    return
+                self.held += held
                 for view in message.views:
                     if self.ring is None:
                         self._receive_tcp(message, view)
                     else:
                         self._receive_shm(message, view)
+                # no reference to the message's memory outlives it here (the pool reuses
+                # an array only once nothing else holds it)
+                message = view = None  # type: ignore[assignment]
         except Exception as e:
             with session.cv:
                 closing = self._closing
@@ -325,10 +402,25 @@ class InLink:
                 else:
                     session.lost(self.peer, f"receiving from it failed: {e}")
 
+    def _wait_bound(self, message: InMessage) -> bool:
+        """Until the collective has taken the ``held`` message (and given it its destination);
+        False if the link or the session closes or fails first. The sender is meanwhile held
+        back by the ring (or the socket's buffers): the message's data is not read before it
+        has somewhere to go."""
+        session = self.session
+        with session.cv:
+            while message.held:
+                if self._closing or session.closed or session.error is not None:
+                    return False
+                session.cv.wait(5.0)
+        return True
+
     def _progress(self, message: InMessage, n: int) -> None:
         with self.session.cv:
             message.received += n
-            self.session.cv.notify_all()
+            if message.received >= message.wake_at:
+                message.wake_at = NO_WAITER
+                self.session.cv.notify_all()
 
     def _receive_tcp(self, message: InMessage, view: memoryview) -> None:
         if message.combine is not None:
@@ -362,6 +454,8 @@ class InLink:
         assert ring is not None
         got, total = 0, view.nbytes
         itemsize = message.owners[0].itemsize if message.combine is not None else 1
+        freed: list[int] = []
+        batch = max(1, min(ACK_BATCH, ring.slots // 2))
         while got < total:
             slot, n = _wire.NOTICE.unpack(self._reader.read(_wire.NOTICE.size))
             if slot >= ring.slots or n > ring.slot_bytes or got + n > total or n % itemsize:
@@ -373,24 +467,29 @@ class InLink:
                 ring.take(slot, view[got : got + n])
             got += n
             self._progress(message, n)  # before the ack: a sender that is done may be gone
-            self._ack(slot)
+            freed.append(slot)
+            if len(freed) >= batch or got == total:
+                self._ack(freed)
+                freed.clear()
 
-    def _ack(self, slot: int) -> None:
-        """Give ``slot`` back. A sender that has posted its last notice needs no more acks and
-        may have closed the link already (its data is in the ring, mapped here): an ack that
-        cannot be written is dropped, and the notices already sent are still read (they are
-        queued in this socket before the close). A sender that still waits for a slot
-        notices the broken link on its own."""
+    def _ack(self, slots: list[int]) -> None:
+        """Give ``slots`` back (a few at once: one write, one wake-up of the sender, which
+        waits for a slot only when every one is in flight). A sender that has posted its last
+        notice needs no more acks and may have closed the link already (its data is in the
+        ring, mapped here): an ack that cannot be written is dropped, and the notices already
+        sent are still read (they are queued in this socket before the close). A sender that
+        still waits for a slot notices the broken link on its own."""
         if not self._acking:
             return
         try:
-            self.sock.sendall(_wire.ACK.pack(slot))
+            self.sock.sendall(b"".join(_wire.ACK.pack(slot) for slot in slots))
         except OSError:
             self._acking = False
 
     def close(self) -> None:
         with self.session.cv:
             self._closing = True
+            self.session.cv.notify_all()
         close_socket(self.sock)
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)

@@ -163,7 +163,12 @@ class Session:
             while True:
                 queue = self.inbox.get(peer)
                 if queue:  # what has arrived is good, even if the link broke since
-                    return queue.popleft()
+                    message = queue.popleft()
+                    if message.held:  # its reader waits for a destination: an expected one?
+                        key = (peer, message.header.get("seq"), message.header.get("op"))
+                        message.bind(self.pool, self.expected.pop(key, None))  # type: ignore[arg-type]
+                        self.cv.notify_all()
+                    return message
                 self.check()
                 if peer in self.departed:
                     rank = self.spec.members.index(peer) if peer in self.spec.members else -1
@@ -182,6 +187,7 @@ class Session:
         with self.cv:
             while message.received < upto:
                 self.check()
+                message.wait_for(upto)
                 if not self._wait(deadline):
                     raise self._timeout(what, peer)
 

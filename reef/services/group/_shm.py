@@ -6,10 +6,11 @@ over their authenticated TLS link, and removes the name as soon as the receiver 
 only the two processes hold it from then on, and nothing is left behind if either dies. A chunk
 is copied into a free slot, its slot number sent over the link (a few bytes), copied out of the
 slot by the receiver straight into the message's destination, and the slot given back with a
-few bytes the other way. Slots are the size of a pipelining chunk: a chunk is still in the
-processor's cache when the receiver copies it out, so the two copies cost little more than one;
-a reduction combines straight from the slot (``_links.Sink``) instead of copying it out. Small
-messages do not use the ring (``_wire.inline``): they go over the socket whole.
+few bytes the other way (a few slots at a time, and all of them at a message's end). Slots
+are the size of a pipelining chunk: a chunk is still in the processor's cache when the
+receiver copies it out, so the two copies cost little more than one; a reduction combines
+straight from the slot (``_links.Sink``) instead of copying it out. Small messages do not use
+the ring (``_wire.inline``): they go over the socket whole.
 """
 
 from __future__ import annotations

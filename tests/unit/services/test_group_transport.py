@@ -529,10 +529,11 @@ def test_a_large_all_reduce_of_two_combines_on_arrival_and_gathers_in_place(
     job, transport, early
 ) -> None:
     """Two members: the other member's part of a member's segment is combined as it arrives
-    (from the ring slot or a scratch buffer) when this member expected it; when its header
-    came first (``early``), it is received into a buffer and combined afterwards. Either
-    way the result is (x0 + x1) bit for bit on both, and the other member's segment is
-    received straight into the result."""
+    (from the ring slot or a scratch buffer). When its header came before this member's
+    collective expected it (``early``), its data is held back (``hold``) until the
+    collective takes it, and is then combined on arrival all the same: never copied into a
+    buffer of its own. Either way the result is (x0 + x1) bit for bit on both, and the
+    other member's segment is received straight into the result."""
     for e in ("e-0", "e-1"):
         job.service(e)
     spec = job.group(["e-0", "e-1"], topology="flat", transport=transport)
@@ -572,6 +573,76 @@ def test_a_large_all_reduce_of_two_combines_on_arrival_and_gathers_in_place(
         paths = session_of(job, m, spec).paths
         assert paths["all_reduce:segments"] == 1
         assert paths["all_reduce:segments-in-place"] == 1
-    assert session_of(job, "e-1", spec).paths["all_reduce:segments-combined"] == (not early)
+        assert paths["all_reduce:segments-combined"] == 1
+    assert late.inlinks["e-0"].held == early  # its data waited for e-1's collective
     assert not late.expected  # nothing left registered
     assert job.failed == []
+
+
+@pytest.mark.parametrize("transport", ["shm", "tcp"])
+def test_large_collectives_wrap_the_ring_and_reuse_their_results_memory(job, transport) -> None:
+    """Arrays of many chunks (the ring wraps several times; freed slots are acked a few at a
+    time): broadcast and all_reduce are exact, bit for bit in rank order, and once the
+    program has dropped a result, the next one of its shape reuses its memory (no link
+    thread keeps a reference to it)."""
+    for e in ("e-0", "e-1"):
+        job.service(e)
+    spec = job.group(["e-0", "e-1"], topology="flat", transport=transport)
+    n = 3 * (1 << 20) + 7  # 24 MiB of float64: 24 chunks, 3 times round the ring
+    values = [np.random.default_rng(k).standard_normal(n) for k in range(2)]
+    expected = values[0] + values[1]
+
+    def work(c: Communicator) -> Any:
+        pool = job.services[c.members[c.rank]].pool
+        sums = []
+        for _ in range(3):
+            total = c.all_reduce(values[c.rank])
+            sums.append(total.tobytes() == expected.tobytes())
+            del total
+            c.barrier()
+        got = c.broadcast(values[0] if c.rank == 0 else None)
+        return sums, pool.reused, got.tobytes() == values[0].tobytes()
+
+    results = job.run(spec, work)
+    for r, m in enumerate(spec.members):
+        assert not isinstance(results[r], BaseException), results[r]
+        sums, reused, broadcast_ok = results[r]
+        assert sums == [True, True, True]
+        # the 2nd and 3rd all_reduce reuse the 1st one's memory; so does rank 1's broadcast
+        assert reused == 2 + r
+        assert broadcast_ok
+        paths = session_of(job, m, spec).paths
+        assert paths["all_reduce:segments-combined"] == 3
+    assert job.failed == []
+
+
+def test_a_wait_for_bytes_wakes_at_its_threshold_not_at_every_chunk(job) -> None:
+    """The reader wakes a waiter once the bytes it waits for have arrived (not before, and
+    not later: a missed wake-up would end in the deadline's ``GroupTimeout``)."""
+    from reef.services.group._links import InMessage
+
+    job.service("e-0")
+    job.service("e-1")
+    spec = job.group(["e-0", "e-1"], topology="flat", transport="tcp")
+    job.run(spec, lambda c: c.barrier())  # links both ways
+    session = session_of(job, "e-0", spec)
+    inlink = session.inlinks["e-1"]
+    header = {"seq": 0, "op": "x", "root": 0, "meta": {"kind": "bytearray"}, "sizes": [100]}
+    message = InMessage(header)
+    woken: list[int] = []
+    started = threading.Event()
+
+    def waiter() -> None:
+        started.set()
+        session.wait_bytes(message, 60, "e-1", time.monotonic() + 3.0, "test")
+        woken.append(message.received)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    assert started.wait(5)
+    for _ in range(5):
+        inlink._progress(message, 10)  # 50 bytes: not yet
+    assert woken == []
+    inlink._progress(message, 10)  # 60
+    t.join(timeout=10)
+    assert woken == [60]
