@@ -11,7 +11,8 @@ keeps the links across activities. A member that fails makes the others' collect
 Layout: pure state (``_topology``: who sends to whom; ``_chunks``: how messages are cut;
 ``_ops``: reductions; ``_codec``: values to buffers and back; ``_spec``, ``_params``) apart from
 I/O (``_links`` and ``_wire``: data links; ``_shm``: shared-memory rings; ``_security``: TLS;
-``_session``: a generation's state on a member; ``_service``: the evaluator's side;
+``_threads``: the threads a component started; ``_session``: a generation's state on a member;
+``_service``: the evaluator's side;
 ``_registration`` and ``_server``: the rendezvous with the driver; ``_driver``: the driver's
 side); ``_collectives`` holds the algorithms and ``_communicator`` the activities' API.
 """

@@ -34,6 +34,7 @@ from reef.common._duplex import TlsDuplex, wrap
 from reef.common._frames import FrameReader, FrameWriter
 from reef.common._tls import CredentialFiles
 from reef.services.group._spec import GroupSpec
+from reef.services.group._threads import Threads
 
 _log = logging.getLogger("reef.services.group")
 
@@ -91,12 +92,12 @@ class GroupServer:
         self._current: dict[str, int] = {}
         self._connections: set[_Connection] = set()
         self._deadlines: list[tuple[float, str, int, str]] = []
-        self._threads: set[threading.Thread] = set()
+        self._threads = Threads()
         self._closed = False
         self._listener = socket.create_server(("", 0))
         self.address = f"{host}:{self._listener.getsockname()[1]}"
-        self._start(self._accept, "group-server-accept")
-        self._start(self._keep_deadlines, "group-server-deadlines")
+        self._threads.start(self._accept, "group-server-accept")
+        self._threads.start(self._keep_deadlines, "group-server-deadlines")
 
     # -- the driver's side ------------------------------------------------------------------------
 
@@ -133,24 +134,9 @@ class GroupServer:
         self._listener.close()
         for conn in connections:
             conn.close()
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=5.0)
+        self._threads.join()
 
     # -- threads --------------------------------------------------------------------------------
-
-    def _start(self, target: Callable[..., None], name: str, *args: Any) -> None:
-        def run() -> None:
-            try:
-                target(*args)
-            finally:
-                with self._lock:
-                    self._threads.discard(thread)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
 
     def _accept(self) -> None:
         while True:
@@ -162,7 +148,7 @@ class GroupServer:
                 if self._closed:
                     sock.close()
                     return
-            self._start(self._serve, "group-server-member", sock)
+            self._threads.start(self._serve, "group-server-member", sock)
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(HANDSHAKE_SECONDS)
@@ -304,7 +290,7 @@ class GroupServer:
             f"{', '.join(missing)} (registered: {', '.join(gen.registered)})"
         )
         message = self._error(key, "timeout", text, missing=missing)
-        self._start(conn.send, "group-server-expire", message)  # not under the lock
+        self._threads.start(conn.send, "group-server-expire", message)  # not under the lock
 
     def _abort_message(self, key: tuple[str, int], lost: str, reason: str) -> dict[str, Any]:
         return {

@@ -33,6 +33,7 @@ from reef.services.group._registration import ServerLink, split_address
 from reef.services.group._session import Session
 from reef.services.group._shm import Ring
 from reef.services.group._spec import GroupSpec
+from reef.services.group._threads import Threads
 
 if TYPE_CHECKING:
     from reef.services.group._communicator import Communicator
@@ -54,14 +55,14 @@ class GroupService:
         self._servers: dict[str, ServerLink] = {}
         self._lookups: dict[int, dict[str, Any] | None] = {}
         self._lookup_ids = itertools.count(1)
-        self._threads: set[threading.Thread] = set()
+        self._threads = Threads()
         self._closed = False
         self.pool = BufferPool()
         self._server_context = _security.peer_server(me.credentials)
         self._client_context = _security.peer_client(me.credentials)
         self._listener = socket.create_server(("", 0))
         self.address = f"{me.host}:{self._listener.getsockname()[1]}"
-        self._start(self._accept, "group-accept")
+        self._threads.start(self._accept, "group-accept")
 
     def __repr__(self) -> str:
         return f"GroupService({self.me.evaluator_id} at {self.address})"
@@ -333,7 +334,7 @@ class GroupService:
                 if self._closed:
                     close_socket(sock)
                     return
-            self._start(self._admit, "group-admit", sock)
+            self._threads.start(self._admit, "group-admit", sock)
 
     def _admit(self, sock: socket.socket) -> None:
         """Authenticate a member's data link and give it to its session."""
@@ -379,19 +380,6 @@ class GroupService:
 
     # -- threads and closing ----------------------------------------------------------------------
 
-    def _start(self, target: Any, name: str, *args: Any) -> None:
-        def run() -> None:
-            try:
-                target(*args)
-            finally:
-                with self._lock:
-                    self._threads.discard(thread)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
-
     def close(self) -> None:
         """Leave every group (politely), close every link and end every thread."""
         with self._lock:
@@ -410,9 +398,7 @@ class GroupService:
         for link in servers:
             link.close()
         self.pool.clear()
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=5.0)
+        self._threads.join()
 
     def _bye_to(self, servers: list[ServerLink], session: Session) -> None:
         for link in servers:
