@@ -95,18 +95,16 @@ def run_numpy(path: str, k: int, iterations: int) -> dict[str, Any]:
     return summary(seconds, load, time.perf_counter() - started, centroids=centroids.tolist())
 
 
-RUNTIME = "local"  # --runtime: where reef's contenders run
-
-
-def run_reef(path: str, k: int, iterations: int, evaluators: int, mode: str) -> dict[str, Any]:
+def run_reef(path: str, args: Any, mode: str) -> dict[str, Any]:
     """The example's command line (a child process: the example's script is its main script,
     as a user runs it); its final JSON line, and the figures from inside an iteration that it
     prints before."""
     size = os.path.getsize(path)
-    memory_mb = max(512, 3 * size // evaluators // (1024 * 1024))  # the cache's budget: 3/4
+    memory_mb = max(512, 3 * size // args.evaluators // (1024 * 1024))  # the cache's budget: 3/4
     command = [sys.executable, os.path.join(EXAMPLES, "kmeans.py"), "--input", path]
-    command += ["--k", str(k), "--iterations", str(iterations), "--evaluators", str(evaluators)]
-    command += ["--mode", mode, "--memory-mb", str(memory_mb), "--runtime", RUNTIME]
+    command += ["--k", str(args.k), "--iterations", str(args.iterations)]
+    command += ["--evaluators", str(args.evaluators), "--mode", mode]
+    command += ["--memory-mb", str(memory_mb), "--runtime", args.runtime]
     done = subprocess.run(
         command, check=False, capture_output=True, text=True, timeout=PEER_TIMEOUT
     )
@@ -333,8 +331,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         peer_child(args)
         return 0
-    global RUNTIME
-    RUNTIME = args.runtime
     if min(args.points, args.dims, args.k, args.iterations, args.evaluators) < 1:
         parser.error("every size must be >= 1")
     if args.points < args.k:
@@ -356,14 +352,14 @@ def main(argv: list[str] | None = None) -> int:
             ("numpy", lambda: run_numpy(path, args.k, args.iterations)),
             (
                 "reef retained",
-                lambda: run_reef(path, args.k, args.iterations, args.evaluators, "retained"),
+                lambda: run_reef(path, args, "retained"),
             ),
         ]
         if not args.no_reload:
             contenders.append(
                 (
                     "reef reload",
-                    lambda: run_reef(path, args.k, args.iterations, args.evaluators, "reload"),
+                    lambda: run_reef(path, args, "reload"),
                 )
             )
         if not args.no_reload and not args.no_text_reload and args.format == "npy":
@@ -373,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(
                 (
                     "reef reload (csv)",
-                    lambda: run_reef(text, args.k, args.iterations, args.evaluators, "reload"),
+                    lambda: run_reef(text, args, "reload"),
                 )
             )
         if not args.no_ray:

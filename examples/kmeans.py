@@ -317,9 +317,9 @@ class KMeansDriver(reef.Driver):
         self.reduce.append(result["reduce_seconds"])
         if n < self.iterations:
             context.submit_activity(self.iteration_configuration(evaluator, n + 1))
-        elif self.done[n] == self.evaluators:  # close only now: a member may still be sending
-            for each in self.contexts.values():
-                each.close()
+            return
+        context.close()  # its last iteration is over: release the evaluator
+        if self.done[n] == self.evaluators:
             self.finish()
 
     def iteration_configuration(self, evaluator: str, n: int) -> reef.ActivityConfiguration:

@@ -137,7 +137,6 @@ class Training:
         self.seconds: list[float] = []
         self.losses: list[float] = []
         self.weights: list[float] = []
-        self.finished: list[reef.ActiveContext] = []
         self.mark = 0.0
 
     def begin(self, contexts: Iterable[reef.ActiveContext]) -> None:
@@ -154,7 +153,7 @@ class Training:
 
     def completed(self, done: reef.CompletedActivity, result: dict[str, Any]) -> bool:
         """Takes a step's result; True when the last iteration is over on every evaluator
-        (then every context is closed)."""
+        (each context is closed as its last step completes)."""
         n = result["iteration"]
         if "weights" in result:
             self.weights = result["weights"]
@@ -168,10 +167,7 @@ class Training:
         if n < self.iterations:
             done.context.submit_activity(self.step(done.context.evaluator_id, n + 1))
             return False
-        self.finished.append(done.context)
-        if over:  # close only now: a member may still be sending its last all-reduce
-            for context in self.finished:
-                context.close()
+        done.context.close()
         return over
 
     def outcome(self) -> dict[str, Any]:

@@ -214,9 +214,8 @@ class PageRankDriver(reef.Driver):
         if n < self.iterations:
             done.context.submit_activity(self.iteration(evaluator, n + 1))
             return
-        if self.done[n] == self.evaluators:  # close only now: a member may still be sending
-            for context in self.loaded:
-                context.close()
+        done.context.close()  # its last iteration is over: release the evaluator
+        if self.done[n] == self.evaluators:
             outcome = {
                 "top": self.result,
                 "iterations": len(self.seconds),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import socket
-import tempfile
 from dataclasses import dataclass
 
 from reef.common._tls import CredentialFiles, this_host
@@ -41,6 +40,12 @@ def reachable_host(driver_address: str) -> str:
     host = driver_address.rsplit(":", 1)[0]
     if host in _LOOPBACK:
         return "127.0.0.1"
+    return node_address()
+
+
+def node_address() -> str:
+    """This cluster node's address: the resource manager's name for it (YARN's ``NM_HOST``),
+    else this machine's name, resolved to an IP address (as given when it does not resolve)."""
     name = os.environ.get("NM_HOST") or this_host()
     try:
         return socket.gethostbyname(name)
@@ -60,12 +65,9 @@ def host_key() -> str:
     return f"{socket.gethostname()}/{boot}"
 
 
-def scratch_directory(identity: EvaluatorIdentity | None, purpose: str) -> str:
-    """A directory for a service's spill files: ``<workdir>/<purpose>`` on an evaluator, a
-    temporary directory elsewhere (a user's unit test). Created if missing."""
-    if identity is not None:
-        path = os.path.join(identity.workdir, purpose)
-    else:
-        path = tempfile.mkdtemp(prefix=f"reef-{purpose}-")
+def scratch_directory(identity: EvaluatorIdentity, purpose: str) -> str:
+    """A directory for a service's files (spills, ...): ``<workdir>/<purpose>``, created if
+    missing."""
+    path = os.path.join(identity.workdir, purpose)
     os.makedirs(path, exist_ok=True)
     return path

@@ -104,20 +104,11 @@ def this_host() -> str:
     return socket.getfqdn()
 
 
-def peer_server_context(files: CredentialFiles) -> ssl.SSLContext:
-    """Between evaluators, the accepting side: demands a certificate signed by the job's CA (the
-    caller checks which evaluator it names with ``peer_common_name``)."""
-    return server_context(files)
-
-
 def peer_client_context(files: CredentialFiles) -> ssl.SSLContext:
-    """Between evaluators, the connecting side: accepts any certificate signed by the job's CA;
-    the caller checks with ``peer_common_name`` that it names the evaluator it meant to reach
-    (evaluator certificates name no host, so host names are not checked)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(files.cert, files.key)
-    ctx.load_verify_locations(files.ca)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    """Between evaluators, the connecting side (the accepting side is ``server_context``):
+    ``client_context`` without the host-name check, since evaluator certificates name no host;
+    the caller checks with ``peer_common_name`` that the certificate names the evaluator it
+    meant to reach."""
+    ctx = client_context(files)
+    ctx.check_hostname = False  # (verification of the chain stays: CERT_REQUIRED)
     return ctx

@@ -52,6 +52,9 @@ class DriverServices:
         self._lock = threading.Lock()
         self._observers: dict[type, list[Callable[[Any], None]]] = {}
         self._closers: list[Callable[[], None]] = []
+        # event type -> its observers (subclasses included), filled as types are first seen:
+        # every event of the job asks, so the answer is one dictionary look-up
+        self._resolved: dict[type, tuple[Callable[[Any], None], ...]] = {}
 
     def observe(self, event_type: type[E], callback: Callable[[E], None]) -> None:
         """Call ``callback(event)`` on the dispatcher thread for every event of ``event_type``
@@ -59,6 +62,7 @@ class DriverServices:
         A callback that raises fails the job, like a handler."""
         with self._lock:
             self._observers.setdefault(event_type, []).append(callback)
+            self._resolved = {}
 
     def fire(self, event: ServiceEvent) -> None:
         """Deliver ``event`` to the driver's ``@on`` handler for its type (from any thread; it
@@ -79,12 +83,18 @@ class DriverServices:
 
     # -- used by the driver core ------------------------------------------------------------------
 
-    def observers_of(self, event_type: type) -> list[Callable[[Any], None]]:
+    def observers_of(self, event_type: type) -> tuple[Callable[[Any], None], ...]:
+        found = self._resolved.get(event_type)
+        if found is not None:
+            return found
         with self._lock:
-            found: list[Callable[[Any], None]] = []
-            for kind, callbacks in self._observers.items():
-                if issubclass(event_type, kind):
-                    found.extend(callbacks)
+            found = tuple(
+                callback
+                for kind, callbacks in self._observers.items()
+                if issubclass(event_type, kind)
+                for callback in callbacks
+            )
+            self._resolved[event_type] = found
             return found
 
     def close(self) -> None:

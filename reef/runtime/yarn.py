@@ -30,7 +30,6 @@ import os
 import queue
 import shlex
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -42,6 +41,7 @@ from typing import Any
 import skein
 
 from reef.common._bootstrap import FILES_KEY_VARIABLE, BootstrapError, encode_files
+from reef.common._identity import node_address
 from reef.common._job import RECORD_FILE, JobResult, JobStatus
 from reef.errors import ClusterError, RemoteError
 from reef.runtime._api import (
@@ -783,12 +783,7 @@ class YarnMasterRuntime(Runtime):
 
     @property
     def driver_host(self) -> str:
-        # evaluators on other nodes reach the driver at this node's address
-        host = os.environ.get("NM_HOST") or socket.getfqdn()
-        try:
-            return socket.gethostbyname(host)
-        except OSError:
-            return host
+        return node_address()  # evaluators on other nodes reach the driver there
 
     def describe(self) -> Mapping[str, object]:
         return self._description

@@ -32,7 +32,7 @@ def _tune(ctx: ssl.SSLContext) -> ssl.SSLContext:
 
 def peer_server(files: CredentialFiles) -> ssl.SSLContext:
     """Accepting a member's data link."""
-    ctx = _tune(_tls.peer_server_context(files))
+    ctx = _tune(_tls.server_context(files))
     ctx.num_tickets = 0
     return ctx
 
@@ -40,11 +40,6 @@ def peer_server(files: CredentialFiles) -> ssl.SSLContext:
 def peer_client(files: CredentialFiles) -> ssl.SSLContext:
     """Opening a data link to a member."""
     return _tune(_tls.peer_client_context(files))
-
-
-def peer_name(sock: ssl.SSLSocket) -> str | None:
-    """The evaluator id the peer's certificate names."""
-    return _tls.peer_common_name(sock)
 
 
 def set_buffers(sock: socket.socket, size: int = 4 << 20) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from reef.common import _tls
 from reef.common._identity import EvaluatorIdentity
 from reef.services.group import _security, _wire
 from reef.services.group._chunks import CHUNK_BYTES, SHM_SLOTS
@@ -288,7 +289,7 @@ class GroupService:
         held: socket.socket = raw
         try:
             tls = held = self._client_context.wrap_socket(raw, server_side=False)
-            name = _security.peer_name(tls)
+            name = _tls.peer_common_name(tls)
             if name != peer:
                 raise GroupError(
                     f"{spec.describe()}: {address} should be member {peer}, but its certificate "
@@ -348,7 +349,7 @@ class GroupService:
             return
         ring: Ring | None = None
         try:
-            name = _security.peer_name(tls) or ""
+            name = _tls.peer_common_name(tls) or ""
             hello = _wire.recv_json(tls)
             key = (str(hello["group"]), int(hello["generation"]))
             with self._lock:
